@@ -2,6 +2,7 @@ package manager
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 
@@ -88,6 +89,10 @@ func (w *Watcher) Next(ctx context.Context) ([]*musterv1.WatchResponse, error) {
 	m := w.m
 	for {
 		m.begin()
+		if m.closed {
+			m.mu.Unlock()
+			return nil, ErrClosed
+		}
 		if w.cursor == 0 || m.feed.seq-w.cursor >= uint64(len(m.feed.entries)) {
 			w.cursor = m.feed.seq
 			snap := m.snapshot(w.focus)
@@ -110,6 +115,21 @@ func (w *Watcher) Next(ctx context.Context) ([]*musterv1.WatchResponse, error) {
 			return nil, ctx.Err()
 		case <-wake:
 		}
+	}
+}
+
+// ErrClosed is returned by Watcher.Next once the manager is closed.
+var ErrClosed = errors.New("manager closed")
+
+// Close ends every watch, so that streams end and a server can shut down
+// without waiting on watchers. Updates are still accepted.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closed = true
+	if m.feed.wake != nil {
+		close(m.feed.wake)
+		m.feed.wake = nil
 	}
 }
 

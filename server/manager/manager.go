@@ -80,6 +80,7 @@ type Manager struct {
 
 	feed     feed
 	watchers int
+	closed   bool
 
 	// dirty and forgotten record what changed since the last Flush.
 	dirty     map[string]struct{}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/musterhq/muster/server"
+)
+
+// parseConfig turns flags, with MUSTER_* environment variables as
+// fallbacks, into the server's Config. Flags win over the environment.
+func parseConfig(args []string, getenv func(string) string) (server.Config, error) {
+	var cfg server.Config
+	fs := flag.NewFlagSet("musterd", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	env := func(name, def string) string {
+		if v := getenv("MUSTER_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))); v != "" {
+			return v
+		}
+		return def
+	}
+	durationEnv := func(name string, def time.Duration) (time.Duration, error) {
+		v := env(name, "")
+		if v == "" {
+			return def, nil
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return 0, fmt.Errorf("MUSTER_%s: %w", strings.ToUpper(strings.ReplaceAll(name, "-", "_")), err)
+		}
+		return d, nil
+	}
+	staleDefault, err := durationEnv("stale-after", 5*time.Minute)
+	if err != nil {
+		return cfg, err
+	}
+	forgetDefault, err := durationEnv("forget-after", 24*time.Hour)
+	if err != nil {
+		return cfg, err
+	}
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("http-addr", ":8000"), "REST facade and dashboard address")
+	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", env("grpc-addr", ":9090"), "gRPC API address")
+	fs.StringVar(&cfg.Store, "store", env("store", "memory"), `state store: "memory"`)
+	fs.DurationVar(&cfg.StaleAfter, "stale-after", staleDefault, "silence after which a worker is stale")
+	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
+	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")
+	logFormat := fs.String("log-format", env("log-format", "text"), `log format: "text" or "json"`)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(os.Stderr)
+			fs.PrintDefaults()
+		}
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.StaleAfter <= 0 || cfg.ForgetAfter <= 0 {
+		return cfg, errors.New("--stale-after and --forget-after must be positive")
+	}
+	switch *logFormat {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	default:
+		return cfg, fmt.Errorf(`--log-format: want "text" or "json", got %q`, *logFormat)
+	}
+	return cfg, nil
+}

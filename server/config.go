@@ -1,0 +1,62 @@
+package server
+
+import (
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Config is everything Run needs. Zero values take the documented defaults.
+type Config struct {
+	// HTTPAddr is where the REST facade and dashboard listen. Default ":8000".
+	HTTPAddr string
+	// GRPCAddr is where the gRPC API listens. Default ":9090".
+	GRPCAddr string
+	// Store names the state store; "memory" is the only one so far. Default "memory".
+	Store string
+	// StaleAfter is how long a silent worker stays fresh. Default 5m.
+	StaleAfter time.Duration
+	// ForgetAfter is how long a silent worker is kept. Default 24h.
+	ForgetAfter time.Duration
+	// LegacyWorkerID names the pseudo-worker of the legacy paths. Default "legacy".
+	LegacyWorkerID string
+	// ShutdownTimeout bounds graceful shutdown. Default 10s.
+	ShutdownTimeout time.Duration
+	// Logger receives the server's logs. Default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// OnListening, if set, is called with the bound addresses once both
+	// listeners are open (useful with ":0").
+	OnListening func(http, grpc net.Addr)
+}
+
+func (c *Config) setDefaults() {
+	if c.HTTPAddr == "" {
+		c.HTTPAddr = ":8000"
+	}
+	if c.GRPCAddr == "" {
+		c.GRPCAddr = ":9090"
+	}
+	if c.Store == "" {
+		c.Store = "memory"
+	}
+	if c.StaleAfter <= 0 {
+		c.StaleAfter = 5 * time.Minute
+	}
+	if c.ForgetAfter <= 0 {
+		c.ForgetAfter = 24 * time.Hour
+	}
+	if c.LegacyWorkerID == "" {
+		c.LegacyWorkerID = "legacy"
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/musterhq/muster/dashboard"
+	"github.com/musterhq/muster/gateway"
+	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/server/manager"
+	"github.com/musterhq/muster/server/store"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// flushInterval bounds how much acknowledged state a crash can lose.
+const flushInterval = time.Second
+
+// Run serves Muster until ctx ends, then shuts down in a fixed order: the
+// watches end, HTTP drains, gRPC stops gracefully (bounded by
+// ShutdownTimeout), and the store gets a final flush.
+func Run(ctx context.Context, cfg Config) error {
+	cfg.setDefaults()
+	log := cfg.Logger
+
+	st, err := store.Open(cfg.Store)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	m := manager.New(manager.Options{
+		StaleAfter:     cfg.StaleAfter,
+		ForgetAfter:    cfg.ForgetAfter,
+		LegacyWorkerID: cfg.LegacyWorkerID,
+		Now:            cfg.Now,
+	})
+	saved, err := st.Load(ctx)
+	if err != nil {
+		return fmt.Errorf("load store: %w", err)
+	}
+	m.Restore(saved)
+
+	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return fmt.Errorf("grpc listen: %w", err)
+	}
+	defer grpcLis.Close()
+	httpLis, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("http listen: %w", err)
+	}
+	defer httpLis.Close()
+
+	grpcSrv := grpc.NewServer(
+		grpc.ChainUnaryInterceptor(recoverUnary(log)),
+		grpc.ChainStreamInterceptor(recoverStream(log)),
+	)
+	musterv1.RegisterMonitoringServiceServer(grpcSrv, NewService(m, procHostStats()))
+
+	// The gateway dials the real gRPC server, so REST traffic passes the
+	// same interceptors and streams work.
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return fmt.Errorf("dial gateway: %w", err)
+	}
+	defer conn.Close()
+	gw, err := gateway.New(ctx, conn, gateway.Options{Dashboard: dashboard.Handler()})
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{Handler: gw, ReadHeaderTimeout: 10 * time.Second}
+
+	errc := make(chan error, 2)
+	go func() { errc <- grpcSrv.Serve(grpcLis) }()
+	go func() { errc <- httpSrv.Serve(httpLis) }()
+	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store)
+	if cfg.OnListening != nil {
+		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
+	}
+
+	flush := func() {
+		puts, deletes := m.TakeChanges()
+		if len(puts) == 0 && len(deletes) == 0 {
+			return
+		}
+		if err := st.Write(context.WithoutCancel(ctx), puts, deletes); err != nil {
+			log.Error("store write failed", "err", err)
+		}
+	}
+	sweep := time.NewTicker(sweepInterval(cfg.StaleAfter))
+	defer sweep.Stop()
+	flushTick := time.NewTicker(flushInterval)
+	defer flushTick.Stop()
+
+	var serveErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-errc:
+			serveErr = err
+			break loop
+		case <-sweep.C:
+			m.Sweep()
+		case <-flushTick.C:
+			flush()
+		}
+	}
+
+	log.Info("shutting down")
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	m.Close() // watches never end on their own
+	if err := httpSrv.Shutdown(deadline); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	stopped := make(chan struct{})
+	go func() { grpcSrv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-deadline.Done():
+		grpcSrv.Stop()
+	}
+	flush()
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, grpc.ErrServerStopped) {
+		return serveErr
+	}
+	return nil
+}
+
+// sweepInterval is how often liveness is checked, so that watchers see a
+// silent worker turn stale within a small fraction of StaleAfter.
+func sweepInterval(staleAfter time.Duration) time.Duration {
+	return min(max(staleAfter/10, 10*time.Millisecond), time.Second)
+}
+
+// loopback turns a listener address into a dial target on this host.
+func loopback(addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok || tcp.IP.IsUnspecified() {
+		port := 0
+		if ok {
+			port = tcp.Port
+		}
+		return fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	return tcp.String()
+}

@@ -1,0 +1,294 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/server/manager"
+	"github.com/musterhq/muster/server/validate"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
+)
+
+// Service implements musterv1.MonitoringServiceServer over a Manager.
+type Service struct {
+	musterv1.UnimplementedMonitoringServiceServer
+
+	m       *manager.Manager
+	started time.Time
+	host    HostStats
+	// WatchInterval is the least time between two batches sent to one
+	// watcher, so bursts of updates coalesce into one batch.
+	watchInterval time.Duration
+}
+
+// HostStats reports the host's CPU and memory use in percent.
+type HostStats func() (cpu, memory float64)
+
+// NewService returns the gRPC service for m.
+func NewService(m *manager.Manager, host HostStats) *Service {
+	if host == nil {
+		host = func() (float64, float64) { return 0, 0 }
+	}
+	return &Service{m: m, started: m.Options().Now(), host: host, watchInterval: 50 * time.Millisecond}
+}
+
+// toStatus maps domain and validation errors to gRPC status errors; it is
+// the one place where that happens.
+func toStatus(err error) error {
+	var verr *validate.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &verr):
+		st := status.New(codes.InvalidArgument, verr.Error())
+		if withDetails, derr := st.WithDetails(&errdetails.BadRequest{
+			FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: verr.Field, Description: verr.Reason}},
+		}); derr == nil {
+			st = withDetails
+		}
+		return st.Err()
+	case errors.Is(err, manager.ErrNotFound):
+		return status.Error(codes.NotFound, err.Error())
+	default:
+		return status.Error(codes.Internal, err.Error())
+	}
+}
+
+func (s *Service) UpdateExtractionStatus(_ context.Context, req *musterv1.UpdateExtractionStatusRequest) (*musterv1.UpdateExtractionStatusResponse, error) {
+	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus())
+	return &musterv1.UpdateExtractionStatusResponse{}, nil
+}
+
+func (s *Service) UpdateCircuitBreakers(_ context.Context, req *musterv1.UpdateCircuitBreakersRequest) (*musterv1.UpdateCircuitBreakersResponse, error) {
+	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers())
+	return &musterv1.UpdateCircuitBreakersResponse{}, nil
+}
+
+func (s *Service) UpdatePerformance(_ context.Context, req *musterv1.UpdatePerformanceRequest) (*musterv1.UpdatePerformanceResponse, error) {
+	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics())
+	return &musterv1.UpdatePerformanceResponse{}, nil
+}
+
+func (s *Service) ReportError(_ context.Context, req *musterv1.ReportErrorRequest) (*musterv1.ReportErrorResponse, error) {
+	e := req.GetError()
+	if e == nil {
+		e = &musterv1.ErrorEvent{}
+	}
+	if req.GetWorkerId() != "" {
+		e.WorkerId = req.GetWorkerId()
+	}
+	if err := validate.ErrorEvent("error", e); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.ReportError(e)
+	return &musterv1.ReportErrorResponse{}, nil
+}
+
+func (s *Service) ReportLog(_ context.Context, req *musterv1.ReportLogRequest) (*musterv1.ReportLogResponse, error) {
+	e := req.GetEntry()
+	if e == nil {
+		e = &musterv1.LogEntry{}
+	}
+	if req.GetWorkerId() != "" {
+		e.WorkerId = req.GetWorkerId()
+	}
+	if err := validate.LogEntry("entry", e); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.ReportLog(e)
+	return &musterv1.ReportLogResponse{}, nil
+}
+
+func (s *Service) ReportCompletion(_ context.Context, req *musterv1.ReportCompletionRequest) (*musterv1.ReportCompletionResponse, error) {
+	e := req.GetCompletion()
+	if e == nil {
+		e = &musterv1.CompletedExtraction{}
+	}
+	if req.GetWorkerId() != "" {
+		e.WorkerId = req.GetWorkerId()
+	}
+	if err := validate.CompletedExtraction("completion", e); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.ReportCompletion(e)
+	return &musterv1.ReportCompletionResponse{}, nil
+}
+
+func (s *Service) Heartbeat(_ context.Context, req *musterv1.HeartbeatRequest) (*musterv1.HeartbeatResponse, error) {
+	if err := first(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
+		return nil, toStatus(err)
+	}
+	s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType())
+	return &musterv1.HeartbeatResponse{}, nil
+}
+
+// Report applies each update on the stream as it arrives. A bad update is
+// counted and skipped rather than ending the stream, so one bad message
+// cannot cost a worker the updates queued behind it.
+func (s *Service) Report(stream musterv1.MonitoringService_ReportServer) error {
+	var resp musterv1.ReportResponse
+	ctx := stream.Context()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return stream.SendAndClose(&resp)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.apply(ctx, req); err != nil {
+			resp.Rejected++
+			resp.LastError = status.Convert(err).Message()
+			continue
+		}
+		resp.Accepted++
+	}
+}
+
+// apply routes one streamed update through the unary handler of its kind,
+// so streamed and unary updates meet the same rules.
+func (s *Service) apply(ctx context.Context, req *musterv1.ReportRequest) error {
+	id := req.GetWorkerId()
+	var err error
+	switch u := req.GetUpdate().(type) {
+	case *musterv1.ReportRequest_ExtractionStatus:
+		_, err = s.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: id, Status: u.ExtractionStatus})
+	case *musterv1.ReportRequest_CircuitBreakers:
+		_, err = s.UpdateCircuitBreakers(ctx, &musterv1.UpdateCircuitBreakersRequest{WorkerId: id, CircuitBreakers: u.CircuitBreakers.GetBreakers()})
+	case *musterv1.ReportRequest_Performance:
+		_, err = s.UpdatePerformance(ctx, &musterv1.UpdatePerformanceRequest{WorkerId: id, Metrics: u.Performance})
+	case *musterv1.ReportRequest_Error:
+		_, err = s.ReportError(ctx, &musterv1.ReportErrorRequest{WorkerId: id, Error: u.Error})
+	case *musterv1.ReportRequest_Log:
+		_, err = s.ReportLog(ctx, &musterv1.ReportLogRequest{WorkerId: id, Entry: u.Log})
+	case *musterv1.ReportRequest_Completion:
+		_, err = s.ReportCompletion(ctx, &musterv1.ReportCompletionRequest{WorkerId: id, Completion: u.Completion})
+	case *musterv1.ReportRequest_Heartbeat:
+		_, err = s.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: id, WorkerType: u.Heartbeat.GetWorkerType()})
+	default:
+		err = toStatus(&validate.Error{Field: "update", Reason: "must be set"})
+	}
+	return err
+}
+
+func (s *Service) GetWorker(_ context.Context, req *musterv1.GetWorkerRequest) (*musterv1.GetWorkerResponse, error) {
+	if err := validate.WorkerID("worker_id", req.GetWorkerId()); err != nil {
+		return nil, toStatus(err)
+	}
+	w, err := s.m.Worker(req.GetWorkerId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &musterv1.GetWorkerResponse{Worker: w}, nil
+}
+
+func (s *Service) ListWorkers(context.Context, *musterv1.ListWorkersRequest) (*musterv1.ListWorkersResponse, error) {
+	return &musterv1.ListWorkersResponse{Workers: s.m.Workers(), AggregateMode: s.m.AggregateMode()}, nil
+}
+
+func (s *Service) GetAggregate(context.Context, *musterv1.GetAggregateRequest) (*musterv1.GetAggregateResponse, error) {
+	return &musterv1.GetAggregateResponse{Aggregate: s.m.Aggregate()}, nil
+}
+
+// legacyRecent is how many events the legacy status document carries.
+const legacyRecent = 10
+
+func (s *Service) GetStatus(context.Context, *musterv1.GetStatusRequest) (*musterv1.GetStatusResponse, error) {
+	agg := s.m.Aggregate()
+	errs, _, completions := s.m.Recent(legacyRecent)
+	cpu, mem := s.host()
+	now := s.m.Options().Now()
+	return &musterv1.GetStatusResponse{
+		SystemHealth: &musterv1.SystemHealth{
+			Status:      "healthy",
+			CpuUsage:    cpu,
+			MemoryUsage: mem,
+			Uptime:      now.Sub(s.started).Seconds(),
+			Timestamp:   timestamppb.New(now),
+		},
+		ExtractionStatus:     agg.GetExtractionStatus(),
+		CircuitBreakers:      agg.GetCircuitBreakers(),
+		PerformanceMetrics:   agg.GetPerformanceMetrics(),
+		RecentErrors:         errs,
+		ExtractionHistory:    completions,
+		WebsocketConnections: int32(s.m.Watchers()),
+	}, nil
+}
+
+func (s *Service) ForgetWorker(_ context.Context, req *musterv1.ForgetWorkerRequest) (*musterv1.ForgetWorkerResponse, error) {
+	if err := validate.WorkerID("worker_id", req.GetWorkerId()); err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.m.Forget(req.GetWorkerId()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &musterv1.ForgetWorkerResponse{}, nil
+}
+
+func (s *Service) SetMode(_ context.Context, req *musterv1.SetModeRequest) (*musterv1.SetModeResponse, error) {
+	switch req.GetMode() {
+	case "aggregate":
+		s.m.SetAggregateMode(true)
+	case "individual":
+		s.m.SetAggregateMode(false)
+	default:
+		return nil, toStatus(&validate.Error{Field: "mode", Reason: `must be "aggregate" or "individual"`})
+	}
+	return &musterv1.SetModeResponse{Mode: req.GetMode()}, nil
+}
+
+// Watch sends a snapshot, then batches of changes, at most one batch per
+// watchInterval so that bursts coalesce.
+func (s *Service) Watch(req *musterv1.WatchRequest, stream musterv1.MonitoringService_WatchServer) error {
+	if err := validate.OptionalWorkerID("worker_id", req.GetWorkerId()); err != nil {
+		return toStatus(err)
+	}
+	ctx := stream.Context()
+	w := s.m.Watch(req.GetWorkerId())
+	defer w.Close()
+	pace := time.NewTicker(s.watchInterval)
+	defer pace.Stop()
+	for {
+		batch, err := w.Next(ctx)
+		if errors.Is(err, manager.ErrClosed) {
+			return status.Error(codes.Unavailable, "server is shutting down")
+		}
+		if err != nil {
+			return status.FromContextError(err).Err()
+		}
+		for _, msg := range batch {
+			if err := stream.Send(msg); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return status.FromContextError(ctx.Err()).Err()
+		case <-pace.C:
+		}
+	}
+}
+
+func first(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+// Package store persists worker state behind the manager. The manager keeps
+// the live state in memory and answers every read from it; a store only
+// receives batches of changes off the hot path and gives them back at
+// startup.
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"google.golang.org/protobuf/proto"
+)
+
+// Store saves workers' full status (state and recent events).
+type Store interface {
+	// Load returns every saved worker.
+	Load(ctx context.Context) ([]*musterv1.WorkerStatus, error)
+	// Write saves puts and deletes the workers named in deletes, as one batch.
+	Write(ctx context.Context, puts []*musterv1.WorkerStatus, deletes []string) error
+	// Close releases the store.
+	Close() error
+}
+
+// Open returns the store a --store flag names.
+func Open(spec string) (Store, error) {
+	switch spec {
+	case "", "memory":
+		return NewMemory(), nil
+	default:
+		return nil, fmt.Errorf("unknown store %q (want \"memory\")", spec)
+	}
+}
+
+// Memory keeps saved workers in process memory: nothing survives a restart
+// of the process, but a manager rebuilt on the same Memory gets its workers
+// back, as it would from a durable store.
+type Memory struct {
+	mu      sync.Mutex
+	workers map[string]*musterv1.WorkerStatus
+}
+
+// NewMemory returns an empty Memory store.
+func NewMemory() *Memory { return &Memory{workers: map[string]*musterv1.WorkerStatus{}} }
+
+func (s *Memory) Load(context.Context) ([]*musterv1.WorkerStatus, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*musterv1.WorkerStatus, 0, len(s.workers))
+	for _, w := range s.workers {
+		out = append(out, proto.Clone(w).(*musterv1.WorkerStatus))
+	}
+	return out, nil
+}
+
+func (s *Memory) Write(_ context.Context, puts []*musterv1.WorkerStatus, deletes []string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, w := range puts {
+		s.workers[w.GetWorkerId()] = proto.Clone(w).(*musterv1.WorkerStatus)
+	}
+	for _, id := range deletes {
+		delete(s.workers, id)
+	}
+	return nil
+}
+
+func (s *Memory) Close() error { return nil }
