@@ -1,0 +1,52 @@
+# Muster. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+BUF := go tool -modfile=tools/go.mod buf
+SHARED ?= ../shared
+
+.PHONY: help
+help: ## Describe useful make targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## .*$$' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "%-16s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build musterd and muster into bin/
+	go build -o bin/ ./cmd/...
+
+.PHONY: demo
+demo: build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated fleet
+	@bin/musterd & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
+	echo "dashboard: http://localhost:8000  (Ctrl-C stops)"; \
+	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000
+
+.PHONY: test
+test: ## Run every test with the race detector
+	go test -race -count=1 ./...
+
+.PHONY: test-short
+test-short: ## Run the fast tests only
+	go test -race -short ./...
+
+.PHONY: cases
+cases: build ## Replay the shared contract cases against the built musterd
+	python3 $(SHARED)/tools/run_cases.py --server "bin/musterd --http-addr={http} --grpc-addr={grpc} --store=memory" $(SHARED)/cases/*.json
+
+.PHONY: generate
+generate: ## Regenerate gen/ from proto/
+	$(BUF) format -w
+	$(BUF) generate
+
+.PHONY: checkgenerate
+checkgenerate: generate ## Fail if gen/ or proto/ formatting drifted from what is committed
+	@test -z "$$(git status --porcelain -- gen proto)" || { git status --short -- gen proto; git diff -- gen proto | head -50; echo "gen/ is out of date: run make generate and commit"; exit 1; }
+
+.PHONY: lint
+lint: ## buf lint and format, go vet, gofmt
+	$(BUF) lint
+	$(BUF) format --diff --exit-code
+	go vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'))" || { gofmt -l $$(git ls-files '*.go' | grep -v '^gen/'); exit 1; }
+
+.PHONY: breaking
+breaking: ## Fail on breaking API changes against the previous commit
+	$(BUF) breaking --against '.git#ref=HEAD~1'
