@@ -55,9 +55,10 @@ func (f *feed) wait() <-chan struct{} {
 // Watcher reads the change feed for one subscriber.
 type Watcher struct {
 	m      *Manager
-	focus  string
-	cursor uint64
-	closed bool
+	focus   string
+	cursor  uint64 // sequence number of the last change seen
+	started bool   // the snapshot has been sent
+	closed  bool
 }
 
 // Watch starts a watch. focus, when not empty, names a worker whose full
@@ -93,8 +94,8 @@ func (w *Watcher) Next(ctx context.Context) ([]*musterv1.WatchResponse, error) {
 			m.mu.Unlock()
 			return nil, ErrClosed
 		}
-		if w.cursor == 0 || m.feed.seq-w.cursor >= uint64(len(m.feed.entries)) {
-			w.cursor = m.feed.seq
+		if !w.started || m.feed.seq-w.cursor >= uint64(len(m.feed.entries)) {
+			w.cursor, w.started = m.feed.seq, true
 			snap := m.snapshot(w.focus)
 			m.mu.Unlock()
 			return []*musterv1.WatchResponse{{Event: &musterv1.WatchResponse_Snapshot{Snapshot: snap}}}, nil
