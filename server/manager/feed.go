@@ -54,7 +54,7 @@ func (f *feed) wait() <-chan struct{} {
 
 // Watcher reads the change feed for one subscriber.
 type Watcher struct {
-	m      *Manager
+	m       *Manager
 	focus   string
 	cursor  uint64 // sequence number of the last change seen
 	started bool   // the snapshot has been sent
