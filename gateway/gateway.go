@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
@@ -39,14 +40,54 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, codec{}),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithForwardResponseRewriter(acknowledgeWrites),
+		runtime.WithRoutingErrorHandler(routingError),
 	)
 	if err := musterv1.RegisterMonitoringServiceHandlerClient(ctx, api, musterv1.NewMonitoringServiceClient(conn)); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	root := http.NewServeMux()
-	root.Handle("/api/", limitBody(api, opts.MaxBodyBytes))
-	root.Handle("/", opts.Dashboard)
-	return root, nil
+	apiHandler := checkPath(limitBody(api, opts.MaxBodyBytes))
+	// Not an http.ServeMux: it would answer "//" in a path with a redirect,
+	// and API paths must never fall through to the dashboard.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			apiHandler.ServeHTTP(w, r)
+			return
+		}
+		opts.Dashboard.ServeHTTP(w, r)
+	}), nil
+}
+
+// checkPath refuses two kinds of worker id that routing alone would get
+// wrong: an empty one ("worker//log"), which would read as the legacy
+// worker, and one with an encoded "/", which would not match any route.
+func checkPath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason := ""
+		switch {
+		case strings.Contains(strings.TrimSuffix(r.URL.Path, "/"), "//"):
+			reason = "must not be empty"
+		case strings.Contains(strings.ToUpper(r.URL.RawPath), "%2F"):
+			reason = `has a character outside A-Z a-z 0-9 . _ : - ("/")`
+		}
+		if reason != "" {
+			writeJSON(w, http.StatusBadRequest, errorBody{
+				Code: http.StatusBadRequest, Status: "INVALID_ARGUMENT",
+				Message: "worker_id: " + reason, Field: "worker_id", Reason: reason,
+			})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// routingError answers unknown paths and methods with the usual JSON body
+// and the right status (grpc-gateway's default turns 405 into 501).
+func routingError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, httpStatus int) {
+	status := map[int]string{http.StatusNotFound: "NOT_FOUND", http.StatusMethodNotAllowed: "METHOD_NOT_ALLOWED", http.StatusBadRequest: "INVALID_ARGUMENT"}[httpStatus]
+	if status == "" {
+		status = "INTERNAL"
+	}
+	writeJSON(w, httpStatus, errorBody{Code: httpStatus, Status: status, Message: http.StatusText(httpStatus)})
 }
 
 // acknowledgeWrites turns the answer to every write into
