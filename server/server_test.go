@@ -4,73 +4,22 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/testserver"
 	"github.com/musterhq/muster/server"
 	"go.uber.org/goleak"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
-}
-
-// testServer is a running musterd on free loopback ports.
-type testServer struct {
-	httpURL string
-	client  musterv1.MonitoringServiceClient
-	stop    func() error // ends Run and returns its error
-}
-
-func startServer(t *testing.T, cfg server.Config) *testServer {
-	t.Helper()
-	cfg.HTTPAddr, cfg.GRPCAddr = "127.0.0.1:0", "127.0.0.1:0"
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	type addrs struct{ http, grpc net.Addr }
-	listening := make(chan addrs, 1)
-	cfg.OnListening = func(h, g net.Addr) { listening <- addrs{h, g} }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg) }()
-	var a addrs
-	select {
-	case a = <-listening:
-	case err := <-done:
-		cancel()
-		t.Fatalf("server exited: %v", err)
-	}
-	conn, err := grpc.NewClient(a.grpc.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	stopped := false
-	var runErr error
-	stop := func() error {
-		if !stopped {
-			stopped = true
-			cancel()
-			runErr = <-done
-			conn.Close()
-		}
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	return &testServer{httpURL: "http://" + a.http.String(), client: musterv1.NewMonitoringServiceClient(conn), stop: stop}
 }
 
 func running(processed, total int64, rate float64) *musterv1.ExtractionStatus {
@@ -81,9 +30,9 @@ func running(processed, total int64, rate float64) *musterv1.ExtractionStatus {
 
 func TestReportStreamAppliesGoodUpdatesAndCountsBadOnes(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, server.Config{})
+	s := testserver.Start(t, server.Config{})
 	ctx := context.Background()
-	stream, err := s.client.Report(ctx)
+	stream, err := s.Client.Report(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +56,7 @@ func TestReportStreamAppliesGoodUpdatesAndCountsBadOnes(t *testing.T) {
 	if resp.GetAccepted() != 4 || resp.GetRejected() != 2 || !strings.Contains(resp.GetLastError(), "success_rate") {
 		t.Errorf("response = %v, want 4 accepted, 2 rejected, last error naming success_rate", resp)
 	}
-	agg, err := s.client.GetAggregate(ctx, &musterv1.GetAggregateRequest{})
+	agg, err := s.Client.GetAggregate(ctx, &musterv1.GetAggregateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +64,7 @@ func TestReportStreamAppliesGoodUpdatesAndCountsBadOnes(t *testing.T) {
 	if ext.GetParishesProcessed() != 150 || ext.GetSuccessRate() != 86.7 || ext.GetTotalWorkers() != 2 {
 		t.Errorf("aggregate = %v, want 150 processed at 86.7 over 2 workers (w3 rejected)", ext)
 	}
-	w1, err := s.client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: "w1"})
+	w1, err := s.Client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: "w1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +75,7 @@ func TestReportStreamAppliesGoodUpdatesAndCountsBadOnes(t *testing.T) {
 
 func TestInvalidUpdatesNameTheFieldAndChangeNothing(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, server.Config{})
+	s := testserver.Start(t, server.Config{})
 	ctx := context.Background()
 	tests := []struct {
 		name  string
@@ -134,29 +83,29 @@ func TestInvalidUpdatesNameTheFieldAndChangeNothing(t *testing.T) {
 		field string
 	}{
 		{"worker id charset", func() error {
-			_, err := s.client.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: "a/b"})
+			_, err := s.Client.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: "a/b"})
 			return err
 		}, "worker_id"},
 		{"worker id length", func() error {
-			_, err := s.client.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: strings.Repeat("a", 254)})
+			_, err := s.Client.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: strings.Repeat("a", 254)})
 			return err
 		}, "worker_id"},
 		{"negative count", func() error {
-			_, err := s.client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w", Status: running(-1, 10, 0)})
+			_, err := s.Client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w", Status: running(-1, 10, 0)})
 			return err
 		}, "status.parishes_processed"},
 		{"one bad breaker among good ones", func() error {
-			_, err := s.client.UpdateCircuitBreakers(ctx, &musterv1.UpdateCircuitBreakersRequest{WorkerId: "w", CircuitBreakers: map[string]*musterv1.CircuitBreaker{
+			_, err := s.Client.UpdateCircuitBreakers(ctx, &musterv1.UpdateCircuitBreakersRequest{WorkerId: "w", CircuitBreakers: map[string]*musterv1.CircuitBreaker{
 				"good": {TotalRequests: 1}, "bad": {TotalRequests: 1, SuccessRate: -3},
 			}})
 			return err
 		}, "circuit_breakers.bad.success_rate"},
 		{"event for a bad worker id", func() error {
-			_, err := s.client.ReportError(ctx, &musterv1.ReportErrorRequest{Error: &musterv1.ErrorEvent{WorkerId: "no spaces", Message: "x"}})
+			_, err := s.Client.ReportError(ctx, &musterv1.ReportErrorRequest{Error: &musterv1.ErrorEvent{WorkerId: "no spaces", Message: "x"}})
 			return err
 		}, "error.worker_id"},
 		{"mode", func() error {
-			_, err := s.client.SetMode(ctx, &musterv1.SetModeRequest{Mode: "sideways"})
+			_, err := s.Client.SetMode(ctx, &musterv1.SetModeRequest{Mode: "sideways"})
 			return err
 		}, "mode"},
 	}
@@ -178,21 +127,21 @@ func TestInvalidUpdatesNameTheFieldAndChangeNothing(t *testing.T) {
 			}
 		})
 	}
-	list, err := s.client.ListWorkers(ctx, &musterv1.ListWorkersRequest{})
+	list, err := s.Client.ListWorkers(ctx, &musterv1.ListWorkersRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list.GetWorkers()) != 0 || len(mustStatus(t, s).GetRecentErrors()) != 0 {
 		t.Errorf("rejected requests changed state: %v", list.GetWorkers())
 	}
-	if _, err := s.client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: "w"}); status.Code(err) != codes.NotFound {
+	if _, err := s.Client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: "w"}); status.Code(err) != codes.NotFound {
 		t.Errorf("GetWorker of unknown = %v, want NotFound", err)
 	}
 }
 
-func mustStatus(t *testing.T, s *testServer) *musterv1.GetStatusResponse {
+func mustStatus(t *testing.T, s *testserver.Server) *musterv1.GetStatusResponse {
 	t.Helper()
-	resp, err := s.client.GetStatus(context.Background(), &musterv1.GetStatusRequest{})
+	resp, err := s.Client.GetStatus(context.Background(), &musterv1.GetStatusRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,13 +150,13 @@ func mustStatus(t *testing.T, s *testServer) *musterv1.GetStatusResponse {
 
 func TestWatchSendsSnapshotThenChanges(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, server.Config{})
+	s := testserver.Start(t, server.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := s.client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w1", Status: running(1, 10, 100)}); err != nil {
+	if _, err := s.Client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w1", Status: running(1, 10, 100)}); err != nil {
 		t.Fatal(err)
 	}
-	watch, err := s.client.Watch(ctx, &musterv1.WatchRequest{WorkerId: "w1"})
+	watch, err := s.Client.Watch(ctx, &musterv1.WatchRequest{WorkerId: "w1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +171,7 @@ func TestWatchSendsSnapshotThenChanges(t *testing.T) {
 	if got := mustStatus(t, s).GetWebsocketConnections(); got != 1 {
 		t.Errorf("websocket_connections = %d, want 1 open watch", got)
 	}
-	if _, err := s.client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w1", Status: running(7, 10, 100)}); err != nil {
+	if _, err := s.Client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w1", Status: running(7, 10, 100)}); err != nil {
 		t.Fatal(err)
 	}
 	var sawSummary, sawAggregate, sawWorker bool
@@ -246,10 +195,10 @@ func TestWatchSendsSnapshotThenChanges(t *testing.T) {
 // dashboard does: one JSON object per line, each {"result": ...}.
 func TestRESTWatchStreamsJSONLines(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, server.Config{})
+	s := testserver.Start(t, server.Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.httpURL+"/api/monitoring/watch", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.HTTPURL+"/api/monitoring/watch", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +221,7 @@ func TestRESTWatchStreamsJSONLines(t *testing.T) {
 		t.Fatal("first line is not a snapshot")
 	}
 	body := strings.NewReader(`{"status":"running","parishes_processed":3,"total_parishes":4,"success_rate":"75%"}`)
-	post, err := http.Post(s.httpURL+"/api/monitoring/worker/pod-1/extraction_status", "application/json", body)
+	post, err := http.Post(s.HTTPURL+"/api/monitoring/worker/pod-1/extraction_status", "application/json", body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,24 +240,24 @@ func TestRESTWatchStreamsJSONLines(t *testing.T) {
 // must end them rather than wait out its deadline.
 func TestShutdownEndsOpenWatches(t *testing.T) {
 	t.Parallel()
-	s := startServer(t, server.Config{ShutdownTimeout: time.Minute})
+	s := testserver.Start(t, server.Config{ShutdownTimeout: time.Minute})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	watch, err := s.client.Watch(ctx, &musterv1.WatchRequest{})
+	watch, err := s.Client.Watch(ctx, &musterv1.WatchRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := watch.Recv(); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.httpURL+"/api/monitoring/watch", nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.HTTPURL+"/api/monitoring/watch", nil)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
 	stopped := make(chan error, 1)
-	go func() { stopped <- s.stop() }()
+	go func() { stopped <- s.Stop() }()
 	select {
 	case err := <-stopped:
 		if err != nil {

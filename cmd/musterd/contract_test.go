@@ -2,12 +2,10 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/musterhq/muster/server"
+	"github.com/musterhq/muster/internal/testserver"
 )
 
 // The contract cases (CONTRACT.md and ../shared/cases) replayed against an
@@ -82,35 +80,16 @@ func TestContractCases(t *testing.T) {
 	}
 }
 
-// startServer runs musterd in-process on free loopback ports with the given
-// extra flags and returns its HTTP base URL.
+// startServer runs musterd in-process, configured by the real flag parser
+// with the given extra flags, and returns its HTTP base URL.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
 	cfg, err := parseConfig(append([]string{"--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0"}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Logger = discardLogger()
-	listening := make(chan net.Addr, 1)
-	cfg.OnListening = func(httpAddr, _ net.Addr) { listening <- httpAddr }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Run(ctx, cfg) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	select {
-	case addr := <-listening:
-		return "http://" + addr.String()
-	case err := <-done:
-		t.Fatalf("server exited: %v", err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("server did not start")
-	}
-	return ""
+	cfg.Logger = nil // quiet: testserver discards logs
+	return testserver.Start(t, cfg).HTTPURL
 }
 
 func runStep(t *testing.T, base, where string, step contractStep) {
