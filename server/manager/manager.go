@@ -272,7 +272,11 @@ func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatu
 // UpdateCircuitBreakers merges breakers into a worker's by name. An unset
 // state means CLOSED; a missing rate is derived from the counts.
 func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1.CircuitBreaker) {
-	for _, b := range breakers {
+	for name, b := range breakers {
+		if b == nil {
+			delete(breakers, name)
+			continue
+		}
 		if b.GetState() == musterv1.BreakerState_BREAKER_STATE_UNSPECIFIED {
 			b.State = musterv1.BreakerState_BREAKER_STATE_CLOSED
 		}
@@ -284,9 +288,6 @@ func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1
 	defer m.mu.Unlock()
 	w := m.touch(m.resolve(id), now)
 	for name, b := range breakers {
-		if b == nil {
-			continue
-		}
 		if old, ok := w.breakers[name]; ok && !w.stale {
 			m.agg.breaker(name, old, -1)
 		}
