@@ -12,12 +12,12 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/testserver"
 	"github.com/musterhq/muster/server"
 	"github.com/musterhq/muster/server/manager"
 	"go.uber.org/goleak"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
@@ -35,61 +35,19 @@ const guard = 10 * time.Second
 
 var discard = slog.New(slog.DiscardHandler)
 
-// testServer is a real Muster server on loopback ports, with a plain
-// generated client to read back what the Client under test reported.
-type testServer struct {
-	addr string // gRPC address
-	rpc  musterv1.MonitoringServiceClient
-	stop func() // stops the server and waits for it; safe to call twice
-}
-
-// startServer runs server.Run on grpcAddr ("127.0.0.1:0" for any port)
-// until the test ends or stop is called.
-func startServer(t *testing.T, grpcAddr string) *testServer {
+// startServer runs a real Muster server with its gRPC API on grpcAddr
+// ("127.0.0.1:0" for any port) until the test ends or Stop is called.
+func startServer(t *testing.T, grpcAddr string) *testserver.Server {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	listening := make(chan net.Addr, 1)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- server.Run(ctx, server.Config{
-			HTTPAddr:        "127.0.0.1:0",
-			GRPCAddr:        grpcAddr,
-			Logger:          discard,
-			ShutdownTimeout: time.Second,
-			OnListening:     func(_, grpc net.Addr) { listening <- grpc },
-		})
-	}()
-	var addr string
-	select {
-	case a := <-listening:
-		addr = a.String()
-	case err := <-errc:
-		cancel()
-		t.Fatalf("server.Run: %v", err)
-	}
-	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	s := &testServer{addr: addr, rpc: musterv1.NewMonitoringServiceClient(conn)}
-	s.stop = sync.OnceFunc(func() {
-		conn.Close()
-		cancel()
-		if err := <-errc; err != nil {
-			t.Errorf("server.Run: %v", err)
-		}
-	})
-	t.Cleanup(s.stop)
-	return s
+	return testserver.Start(t, server.Config{GRPCAddr: grpcAddr, ShutdownTimeout: time.Second})
 }
 
-// worker reads a worker back from the server.
-func (s *testServer) worker(t *testing.T, id string) *musterv1.WorkerStatus {
+// readWorker reads a worker back from the server.
+func readWorker(t *testing.T, s *testserver.Server, id string) *musterv1.WorkerStatus {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), guard)
 	defer cancel()
-	resp, err := s.rpc.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: id})
+	resp, err := s.Client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: id})
 	if err != nil {
 		t.Fatalf("GetWorker(%q): %v", id, err)
 	}
@@ -247,7 +205,7 @@ func TestUpdatesArriveAfterFlush(t *testing.T) {
 			t.Parallel()
 			id := strings.ReplaceAll(tt.name, " ", "-")
 			id = strings.ReplaceAll(id, ",", "")
-			c := newClient(t, srv.addr, WithWorkerID(id), WithWorkerType("extraction"))
+			c := newClient(t, srv.GRPCAddr, WithWorkerID(id), WithWorkerType("extraction"))
 			tt.send(c)
 			flush(t, c)
 
@@ -262,7 +220,7 @@ func TestUpdatesArriveAfterFlush(t *testing.T) {
 			for _, e := range want.ExtractionHistory {
 				e.WorkerId = id
 			}
-			if diff := cmp.Diff(want, srv.worker(t, id), ignoreTimes); diff != "" {
+			if diff := cmp.Diff(want, readWorker(t, srv, id), ignoreTimes); diff != "" {
 				t.Errorf("worker (-want +got):\n%s", diff)
 			}
 			if got := c.Stats(); got.Queued != 0 || got.Dropped != 0 || got.Sent == 0 {
@@ -323,11 +281,11 @@ func TestExtraction(t *testing.T) {
 			t.Parallel()
 			id := "extraction-" + tt.name
 			clock := &fakeClock{now: t0}
-			c := newClient(t, srv.addr, WithWorkerID(id), withClock(clock.Now))
+			c := newClient(t, srv.GRPCAddr, WithWorkerID(id), withClock(clock.Now))
 
 			ex := c.StartExtraction("Diocese of Erie", 100)
 			flush(t, c)
-			w := srv.worker(t, id)
+			w := readWorker(t, srv, id)
 			wantStarted := &musterv1.ExtractionStatus{
 				Status:         musterv1.ExtractionState_EXTRACTION_STATE_RUNNING,
 				CurrentDiocese: proto.String("Diocese of Erie"),
@@ -356,7 +314,7 @@ func TestExtraction(t *testing.T) {
 				StartedAt:           timestamppb.New(t0),
 				EstimatedCompletion: timestamppb.New(t0.Add(200 * time.Second)),
 			}
-			if diff := cmp.Diff(wantProgress, srv.worker(t, id).GetExtractionStatus(), protocmp.Transform()); diff != "" {
+			if diff := cmp.Diff(wantProgress, readWorker(t, srv, id).GetExtractionStatus(), protocmp.Transform()); diff != "" {
 				t.Errorf("status after progress (-want +got):\n%s", diff)
 			}
 
@@ -365,7 +323,7 @@ func TestExtraction(t *testing.T) {
 			ex.Finish(errors.New("ignored: only the first Finish counts"))
 			ex.Progress(99, 99) // ignored after Finish
 			flush(t, c)
-			w = srv.worker(t, id)
+			w = readWorker(t, srv, id)
 			want := &musterv1.WorkerStatus{
 				WorkerId:         id,
 				ExtractionStatus: &musterv1.ExtractionStatus{Status: musterv1.ExtractionState_EXTRACTION_STATE_IDLE},
@@ -527,7 +485,7 @@ func TestServerDown(t *testing.T) {
 func TestCloseWithNothingPending(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "127.0.0.1:0")
-	c, err := New(srv.addr, WithLogger(discard), WithWorkerID("closer"))
+	c, err := New(srv.GRPCAddr, WithLogger(discard), WithWorkerID("closer"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -535,7 +493,7 @@ func TestCloseWithNothingPending(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Errorf("Close = %v, want nil after delivering everything", err)
 	}
-	if got := srv.worker(t, "closer").GetRecentLogs(); len(got) != 1 {
+	if got := readWorker(t, srv, "closer").GetRecentLogs(); len(got) != 1 {
 		t.Errorf("logs = %v, want the one sent before Close", got)
 	}
 }
@@ -543,20 +501,20 @@ func TestCloseWithNothingPending(t *testing.T) {
 func TestReconnect(t *testing.T) {
 	t.Parallel()
 	first := startServer(t, "127.0.0.1:0")
-	c := newClient(t, first.addr, WithWorkerID("phoenix"))
+	c := newClient(t, first.GRPCAddr, WithWorkerID("phoenix"))
 	c.UpdatePerformance(&musterv1.PerformanceMetrics{QueueSize: 1})
 	flush(t, c)
 
-	first.stop()
+	first.Stop()
 	c.UpdatePerformance(&musterv1.PerformanceMetrics{QueueSize: 2}) // made while the server is down
 	waitFor(t, "the sender to notice the server is gone", func() bool { return c.Stats().Reconnects > 0 })
 
 	// A new server, with empty state, on the same port.
-	second := startServer(t, first.addr)
+	second := startServer(t, first.GRPCAddr)
 	c.Log("INFO", "test", "after restart")
 	flush(t, c)
 
-	w := second.worker(t, "phoenix")
+	w := readWorker(t, second, "phoenix")
 	if got := w.GetPerformanceMetrics().GetQueueSize(); got != 2 {
 		t.Errorf("queue_size = %d, want 2 (the update made while down)", got)
 	}
@@ -568,18 +526,18 @@ func TestReconnect(t *testing.T) {
 func TestUnacknowledgedUpdatesAreResent(t *testing.T) {
 	t.Parallel()
 	first := startServer(t, "127.0.0.1:0")
-	c := newClient(t, first.addr, WithWorkerID("resender"))
+	c := newClient(t, first.GRPCAddr, WithWorkerID("resender"))
 	c.UpdatePerformance(&musterv1.PerformanceMetrics{QueueSize: 7})
 	waitFor(t, "the first server to apply the update", func() bool {
-		resp, err := first.rpc.GetWorker(context.Background(), &musterv1.GetWorkerRequest{WorkerId: "resender"})
+		resp, err := first.Client.GetWorker(context.Background(), &musterv1.GetWorkerRequest{WorkerId: "resender"})
 		return err == nil && resp.GetWorker().GetPerformanceMetrics().GetQueueSize() == 7
 	})
 	// The server dies before the stream is closed, so the update was
 	// never acknowledged; the new server must get it again.
-	first.stop()
-	second := startServer(t, first.addr)
+	first.Stop()
+	second := startServer(t, first.GRPCAddr)
 	flush(t, c)
-	if got := second.worker(t, "resender").GetPerformanceMetrics().GetQueueSize(); got != 7 {
+	if got := readWorker(t, second, "resender").GetPerformanceMetrics().GetQueueSize(); got != 7 {
 		t.Errorf("queue_size = %d on the new server, want 7", got)
 	}
 	if st := c.Stats(); st.Sent != 1 || st.Reconnects == 0 {
@@ -590,7 +548,7 @@ func TestUnacknowledgedUpdatesAreResent(t *testing.T) {
 func TestRejectedAndUnsendableUpdates(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "127.0.0.1:0")
-	c := newClient(t, srv.addr, WithWorkerID("sloppy"))
+	c := newClient(t, srv.GRPCAddr, WithWorkerID("sloppy"))
 	c.UpdateExtractionStatus(&musterv1.ExtractionStatus{SuccessRate: 150}) // the server refuses it
 	c.Log("INFO", "test", "bad utf-8: \xff")                               // cannot be encoded at all
 	c.Log("INFO", "test", "fine")
@@ -600,7 +558,7 @@ func TestRejectedAndUnsendableUpdates(t *testing.T) {
 	if st.Sent != 2 || st.Rejected != 1 || st.Dropped != 1 {
 		t.Errorf("stats = %+v, want Sent 2, Rejected 1, Dropped 1", st)
 	}
-	w := srv.worker(t, "sloppy")
+	w := readWorker(t, srv, "sloppy")
 	if w.GetExtractionStatus() != nil || len(w.GetRecentLogs()) != 1 {
 		t.Errorf("worker = %v, want only the good log line applied", w)
 	}
@@ -609,9 +567,9 @@ func TestRejectedAndUnsendableUpdates(t *testing.T) {
 func TestHeartbeats(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "127.0.0.1:0")
-	newClient(t, srv.addr, WithWorkerID("beater"), WithWorkerType("discovery"), WithHeartbeatInterval(10*time.Millisecond))
+	newClient(t, srv.GRPCAddr, WithWorkerID("beater"), WithWorkerType("discovery"), WithHeartbeatInterval(10*time.Millisecond))
 	waitFor(t, "a heartbeat to arrive", func() bool {
-		resp, err := srv.rpc.GetWorker(context.Background(), &musterv1.GetWorkerRequest{WorkerId: "beater"})
+		resp, err := srv.Client.GetWorker(context.Background(), &musterv1.GetWorkerRequest{WorkerId: "beater"})
 		return err == nil && resp.GetWorker().GetWorkerType() == "discovery"
 	})
 }
