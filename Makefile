@@ -15,9 +15,10 @@ build: ## Build musterd and muster into bin/
 
 .PHONY: demo
 demo: build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated fleet
-	@bin/musterd & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT INT TERM; \
+	@# musterd in its own session: Ctrl-C stops the simulation first, then the trap stops musterd.
+	@setsid bin/musterd & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT; \
 	echo "dashboard: http://localhost:8000  (Ctrl-C stops)"; \
-	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000
+	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000 || true
 
 .PHONY: test
 test: ## Run every test with the race detector
