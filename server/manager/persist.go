@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // TakeChanges returns the full status of every worker that changed since
@@ -42,6 +43,9 @@ func (m *Manager) Restore(workers []*musterv1.WorkerStatus) {
 	slices.SortFunc(saved, func(a, b *musterv1.WorkerStatus) int {
 		return a.GetLastUpdated().AsTime().Compare(b.GetLastUpdated().AsTime())
 	})
+	var errs []*musterv1.ErrorEvent
+	var logs []*musterv1.LogEntry
+	var completions []*musterv1.CompletedExtraction
 	for _, s := range saved {
 		if m.workers[s.GetWorkerId()] != nil {
 			continue
@@ -64,6 +68,22 @@ func (m *Manager) Restore(workers []*musterv1.WorkerStatus) {
 			w.completions.push(e)
 		}
 		m.add(w)
+		errs = append(errs, s.GetRecentErrors()...)
+		logs = append(logs, s.GetRecentLogs()...)
+		completions = append(completions, s.GetExtractionHistory()...)
 	}
+	// The fleet-wide buffers are rebuilt from the workers' events, oldest
+	// first. (Events that belonged to no worker are not saved.)
+	replay(&m.errors, errs)
+	replay(&m.logs, logs)
+	replay(&m.completions, completions)
 	m.sweep(m.opts.Now())
+}
+
+// replay pushes events into a ring in timestamp order.
+func replay[E interface{ GetTimestamp() *timestamppb.Timestamp }](r *ring[E], events []E) {
+	slices.SortStableFunc(events, func(a, b E) int { return a.GetTimestamp().AsTime().Compare(b.GetTimestamp().AsTime()) })
+	for _, e := range events {
+		r.push(e)
+	}
 }
