@@ -61,7 +61,7 @@ func toStatus(err error) error {
 }
 
 func (s *Service) UpdateExtractionStatus(_ context.Context, req *musterv1.UpdateExtractionStatusRequest) (*musterv1.UpdateExtractionStatusResponse, error) {
-	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
+	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
 		return nil, toStatus(err)
 	}
 	s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus())
@@ -69,7 +69,7 @@ func (s *Service) UpdateExtractionStatus(_ context.Context, req *musterv1.Update
 }
 
 func (s *Service) UpdateCircuitBreakers(_ context.Context, req *musterv1.UpdateCircuitBreakersRequest) (*musterv1.UpdateCircuitBreakersResponse, error) {
-	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
+	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
 		return nil, toStatus(err)
 	}
 	s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers())
@@ -77,7 +77,7 @@ func (s *Service) UpdateCircuitBreakers(_ context.Context, req *musterv1.UpdateC
 }
 
 func (s *Service) UpdatePerformance(_ context.Context, req *musterv1.UpdatePerformanceRequest) (*musterv1.UpdatePerformanceResponse, error) {
-	if err := first(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
+	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
 		return nil, toStatus(err)
 	}
 	s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics())
@@ -130,7 +130,7 @@ func (s *Service) ReportCompletion(_ context.Context, req *musterv1.ReportComple
 }
 
 func (s *Service) Heartbeat(_ context.Context, req *musterv1.HeartbeatRequest) (*musterv1.HeartbeatResponse, error) {
-	if err := first(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
+	if err := validate.First(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
 		return nil, toStatus(err)
 	}
 	s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType())
@@ -282,13 +282,4 @@ func (s *Service) Watch(req *musterv1.WatchRequest, stream musterv1.MonitoringSe
 		case <-pace.C:
 		}
 	}
-}
-
-func first(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }

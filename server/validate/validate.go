@@ -103,7 +103,9 @@ func enum[E interface {
 	return nil
 }
 
-func first(errs ...error) error {
+// First returns the first non-nil error: the rules of a request are
+// checked in field order and the first broken one is reported.
+func First(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err
@@ -117,7 +119,7 @@ func ExtractionStatus(field string, s *musterv1.ExtractionStatus) error {
 	if s == nil {
 		return nil
 	}
-	return first(
+	return First(
 		enum(field+".status", s.GetStatus()),
 		text(field+".current_diocese", s.GetCurrentDiocese(), MaxDioceseLen),
 		count(field+".parishes_processed", s.GetParishesProcessed()),
@@ -137,7 +139,7 @@ func CircuitBreakers(field string, breakers map[string]*musterv1.CircuitBreaker)
 		if name == "" {
 			return fail(field, "breaker names must not be empty")
 		}
-		if err := first(
+		if err := First(
 			text(f, name, MaxNameLen),
 			enum(f+".state", b.GetState()),
 			count(f+".total_requests", b.GetTotalRequests()),
@@ -154,7 +156,7 @@ func CircuitBreakers(field string, breakers map[string]*musterv1.CircuitBreaker)
 
 // Performance checks performance metrics.
 func Performance(field string, p *musterv1.PerformanceMetrics) error {
-	return first(
+	return First(
 		nonNegative(field+".parishes_per_minute", p.GetParishesPerMinute()),
 		count(field+".queue_size", p.GetQueueSize()),
 		percent(field+".pool_utilization", p.GetPoolUtilization()),
@@ -168,7 +170,7 @@ func attributes(field string, attrs map[string]string) error {
 		return fail(field, "at most %d attributes, got %d", MaxAttributes, len(attrs))
 	}
 	for k, v := range attrs {
-		if err := first(text(field, k, MaxNameLen), text(field+"."+k, v, MaxAttributeLen)); err != nil {
+		if err := First(text(field, k, MaxNameLen), text(field+"."+k, v, MaxAttributeLen)); err != nil {
 			return err
 		}
 	}
@@ -177,7 +179,7 @@ func attributes(field string, attrs map[string]string) error {
 
 // ErrorEvent checks an error event.
 func ErrorEvent(field string, e *musterv1.ErrorEvent) error {
-	return first(
+	return First(
 		OptionalWorkerID(field+".worker_id", e.GetWorkerId()),
 		text(field+".type", e.GetType(), MaxNameLen),
 		text(field+".message", e.GetMessage(), MaxMessageLen),
@@ -189,7 +191,7 @@ func ErrorEvent(field string, e *musterv1.ErrorEvent) error {
 
 // LogEntry checks a log line.
 func LogEntry(field string, e *musterv1.LogEntry) error {
-	return first(
+	return First(
 		OptionalWorkerID(field+".worker_id", e.GetWorkerId()),
 		text(field+".message", e.GetMessage(), MaxMessageLen),
 		text(field+".level", e.GetLevel(), MaxNameLen),
@@ -200,7 +202,7 @@ func LogEntry(field string, e *musterv1.LogEntry) error {
 
 // CompletedExtraction checks a completion.
 func CompletedExtraction(field string, e *musterv1.CompletedExtraction) error {
-	return first(
+	return First(
 		OptionalWorkerID(field+".worker_id", e.GetWorkerId()),
 		text(field+".diocese_name", e.GetDioceseName(), MaxDioceseLen),
 		count(field+".parishes_extracted", e.GetParishesExtracted()),
