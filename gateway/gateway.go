@@ -24,11 +24,15 @@ type Options struct {
 	// MaxBodyBytes is the largest request body accepted; larger ones are
 	// refused with 413. Default 1 MiB.
 	MaxBodyBytes int64
+	// CORSOrigins lists the other origins (scheme://host:port) admitted to
+	// the API and the WebSocket feed. Default: none.
+	CORSOrigins []string
 }
 
 // New returns the HTTP handler: the REST facade under /api/, calling the
 // gRPC server over conn so that every interceptor applies to REST traffic
-// too, and the dashboard at /.
+// too, the old dashboard's WebSocket feed at /ws/monitoring, and the
+// dashboard at /.
 func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -42,18 +46,23 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 		runtime.WithForwardResponseRewriter(acknowledgeWrites),
 		runtime.WithRoutingErrorHandler(routingError),
 	)
-	if err := musterv1.RegisterMonitoringServiceHandlerClient(ctx, api, musterv1.NewMonitoringServiceClient(conn)); err != nil {
+	client := musterv1.NewMonitoringServiceClient(conn)
+	if err := musterv1.RegisterMonitoringServiceHandlerClient(ctx, api, client); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	apiHandler := checkPath(limitBody(api, opts.MaxBodyBytes))
+	apiHandler := cors(opts.CORSOrigins, checkPath(limitBody(api, opts.MaxBodyBytes)))
+	feed := &wsHandler{api: client, origins: opts.CORSOrigins}
 	// Not an http.ServeMux: it would answer "//" in a path with a redirect,
 	// and API paths must never fall through to the dashboard.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/api/") {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/api/"):
 			apiHandler.ServeHTTP(w, r)
-			return
+		case r.URL.Path == "/ws/monitoring":
+			feed.ServeHTTP(w, r)
+		default:
+			opts.Dashboard.ServeHTTP(w, r)
 		}
-		opts.Dashboard.ServeHTTP(w, r)
 	}), nil
 }
 

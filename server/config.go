@@ -20,6 +20,9 @@ type Config struct {
 	ForgetAfter time.Duration
 	// LegacyWorkerID names the pseudo-worker of the legacy paths. Default "legacy".
 	LegacyWorkerID string
+	// CORSOrigins lists other origins admitted to the REST API and the
+	// WebSocket feed (e.g. "http://localhost:5173"). Default: none.
+	CORSOrigins []string
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

@@ -68,7 +68,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("dial gateway: %w", err)
 	}
 	defer conn.Close()
-	gw, err := gateway.New(ctx, conn, gateway.Options{Dashboard: dashboard.Handler()})
+	gw, err := gateway.New(ctx, conn, gateway.Options{Dashboard: dashboard.Handler(), CORSOrigins: cfg.CORSOrigins})
 	if err != nil {
 		return err
 	}

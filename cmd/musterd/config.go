@@ -50,6 +50,7 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", staleDefault, "silence after which a worker is stale")
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
 	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")
+	corsOrigins := fs.String("cors-origin", env("cors-origin", ""), "comma-separated origins admitted by CORS and the WebSocket origin check (default none)")
 	logFormat := fs.String("log-format", env("log-format", "text"), `log format: "text" or "json"`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -63,6 +64,11 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	if cfg.StaleAfter <= 0 || cfg.ForgetAfter <= 0 {
 		return cfg, errors.New("--stale-after and --forget-after must be positive")
+	}
+	for _, o := range strings.Split(*corsOrigins, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.CORSOrigins = append(cfg.CORSOrigins, o)
+		}
 	}
 	switch *logFormat {
 	case "text":

@@ -3,46 +3,53 @@ package main
 import (
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+	"github.com/musterhq/muster/server"
 )
 
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
+	defaults := server.Config{
+		HTTPAddr: ":8000", GRPCAddr: ":9090", Store: "memory", LegacyWorkerID: "legacy",
+		StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour,
+	}
+	with := func(change func(*server.Config)) server.Config {
+		c := defaults
+		change(&c)
+		return c
+	}
 	tests := []struct {
 		name    string
 		args    []string
 		env     map[string]string
-		check   func(t *testing.T, httpAddr, grpcAddr, store, legacy string, stale, forget time.Duration)
+		want    server.Config
 		wantErr bool
 	}{
-		{
-			name: "defaults",
-			check: func(t *testing.T, httpAddr, grpcAddr, store, legacy string, stale, forget time.Duration) {
-				if httpAddr != ":8000" || grpcAddr != ":9090" || store != "memory" || legacy != "legacy" || stale != 5*time.Minute || forget != 24*time.Hour {
-					t.Errorf("got %s %s %s %s %v %v", httpAddr, grpcAddr, store, legacy, stale, forget)
-				}
-			},
-		},
+		{name: "defaults", want: defaults},
 		{
 			name: "environment fallbacks",
 			env: map[string]string{
-				"MUSTER_HTTP_ADDR": ":1", "MUSTER_GRPC_ADDR": ":2", "MUSTER_STALE_AFTER": "90s",
+				"MUSTER_HTTP_ADDR": ":1", "MUSTER_GRPC_ADDR": ":2", "MUSTER_STORE": "memory", "MUSTER_STALE_AFTER": "90s",
 				"MUSTER_FORGET_AFTER": "1h", "MUSTER_LEGACY_WORKER_ID": "old", "MUSTER_LOG_FORMAT": "json",
+				"MUSTER_CORS_ORIGIN": "http://a:1",
 			},
-			check: func(t *testing.T, httpAddr, grpcAddr, _, legacy string, stale, forget time.Duration) {
-				if httpAddr != ":1" || grpcAddr != ":2" || legacy != "old" || stale != 90*time.Second || forget != time.Hour {
-					t.Errorf("got %s %s %s %v %v", httpAddr, grpcAddr, legacy, stale, forget)
-				}
-			},
+			want: with(func(c *server.Config) {
+				c.HTTPAddr, c.GRPCAddr, c.StaleAfter, c.ForgetAfter, c.LegacyWorkerID = ":1", ":2", 90*time.Second, time.Hour, "old"
+				c.CORSOrigins = []string{"http://a:1"}
+			}),
 		},
 		{
 			name: "flags win over the environment",
 			args: []string{"--http-addr=:3", "--stale-after=2s"},
 			env:  map[string]string{"MUSTER_HTTP_ADDR": ":1", "MUSTER_STALE_AFTER": "90s"},
-			check: func(t *testing.T, httpAddr, _, _, _ string, stale, _ time.Duration) {
-				if httpAddr != ":3" || stale != 2*time.Second {
-					t.Errorf("got %s %v", httpAddr, stale)
-				}
-			},
+			want: with(func(c *server.Config) { c.HTTPAddr, c.StaleAfter = ":3", 2*time.Second }),
+		},
+		{
+			name: "CORS origins from a list",
+			args: []string{"--cors-origin= http://a:1 ,http://b:2,"},
+			want: with(func(c *server.Config) { c.CORSOrigins = []string{"http://a:1", "http://b:2"} }),
 		},
 		{name: "bad duration flag", args: []string{"--stale-after=soon"}, wantErr: true},
 		{name: "bad duration env", env: map[string]string{"MUSTER_FORGET_AFTER": "soon"}, wantErr: true},
@@ -54,12 +61,18 @@ func TestParseConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := parseConfig(tt.args, func(k string) string { return tt.env[k] })
+			got, err := parseConfig(tt.args, func(k string) string { return tt.env[k] })
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("err = %v, wantErr %v", err, tt.wantErr)
 			}
-			if err == nil && tt.check != nil {
-				tt.check(t, cfg.HTTPAddr, cfg.GRPCAddr, cfg.Store, cfg.LegacyWorkerID, cfg.StaleAfter, cfg.ForgetAfter)
+			if err != nil {
+				return
+			}
+			if got.Logger == nil {
+				t.Error("no logger")
+			}
+			if diff := cmp.Diff(tt.want, got, cmpopts.IgnoreFields(server.Config{}, "Logger")); diff != "" {
+				t.Errorf("config (-want +got):\n%s", diff)
 			}
 		})
 	}
