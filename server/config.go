@@ -12,8 +12,11 @@ type Config struct {
 	HTTPAddr string
 	// GRPCAddr is where the gRPC API listens. Default ":9090".
 	GRPCAddr string
-	// Store names the state store; "memory" is the only one so far. Default "memory".
+	// Store names the state store: "file" (durable, in DataDir) or
+	// "memory". Default "file".
 	Store string
+	// DataDir is where the file store keeps its database. Default "./muster-data".
+	DataDir string
 	// StaleAfter is how long a silent worker stays fresh. Default 5m.
 	StaleAfter time.Duration
 	// ForgetAfter is how long a silent worker is kept. Default 24h.
@@ -42,7 +45,10 @@ func (c *Config) setDefaults() {
 		c.GRPCAddr = ":9090"
 	}
 	if c.Store == "" {
-		c.Store = "memory"
+		c.Store = "file"
+	}
+	if c.DataDir == "" {
+		c.DataDir = "muster-data"
 	}
 	if c.StaleAfter <= 0 {
 		c.StaleAfter = 5 * time.Minute

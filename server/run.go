@@ -27,7 +27,7 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg.setDefaults()
 	log := cfg.Logger
 
-	st, err := store.Open(cfg.Store)
+	st, err := store.Open(cfg.Store, cfg.DataDir)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	go func() { errc <- grpcSrv.Serve(grpcLis) }()
 	go func() { errc <- httpSrv.Serve(httpLis) }()
-	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store)
+	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir)
 	if cfg.OnListening != nil {
 		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
 	}

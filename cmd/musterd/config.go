@@ -46,7 +46,8 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("http-addr", ":8000"), "REST facade and dashboard address")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", env("grpc-addr", ":9090"), "gRPC API address")
-	fs.StringVar(&cfg.Store, "store", env("store", "memory"), `state store: "memory"`)
+	fs.StringVar(&cfg.Store, "store", env("store", "file"), `state store: "file" (durable, in --data-dir) or "memory"`)
+	fs.StringVar(&cfg.DataDir, "data-dir", env("data-dir", "./muster-data"), "directory of the file store")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", staleDefault, "silence after which a worker is stale")
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
 	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")

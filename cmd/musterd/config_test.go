@@ -12,7 +12,7 @@ import (
 func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	defaults := server.Config{
-		HTTPAddr: ":8000", GRPCAddr: ":9090", Store: "memory", LegacyWorkerID: "legacy",
+		HTTPAddr: ":8000", GRPCAddr: ":9090", Store: "file", DataDir: "./muster-data", LegacyWorkerID: "legacy",
 		StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour,
 	}
 	with := func(change func(*server.Config)) server.Config {
@@ -31,11 +31,12 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "environment fallbacks",
 			env: map[string]string{
-				"MUSTER_HTTP_ADDR": ":1", "MUSTER_GRPC_ADDR": ":2", "MUSTER_STORE": "memory", "MUSTER_STALE_AFTER": "90s",
+				"MUSTER_HTTP_ADDR": ":1", "MUSTER_GRPC_ADDR": ":2", "MUSTER_STORE": "memory", "MUSTER_DATA_DIR": "/d", "MUSTER_STALE_AFTER": "90s",
 				"MUSTER_FORGET_AFTER": "1h", "MUSTER_LEGACY_WORKER_ID": "old", "MUSTER_LOG_FORMAT": "json",
 				"MUSTER_CORS_ORIGIN": "http://a:1",
 			},
 			want: with(func(c *server.Config) {
+				c.Store, c.DataDir = "memory", "/d"
 				c.HTTPAddr, c.GRPCAddr, c.StaleAfter, c.ForgetAfter, c.LegacyWorkerID = ":1", ":2", 90*time.Second, time.Hour, "old"
 				c.CORSOrigins = []string{"http://a:1"}
 			}),

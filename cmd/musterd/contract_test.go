@@ -84,7 +84,7 @@ func TestContractCases(t *testing.T) {
 // with the given extra flags, and returns its HTTP base URL.
 func startServer(t *testing.T, args ...string) string {
 	t.Helper()
-	cfg, err := parseConfig(append([]string{"--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0"}, args...), func(string) string { return "" })
+	cfg, err := parseConfig(append([]string{"--http-addr=127.0.0.1:0", "--grpc-addr=127.0.0.1:0", "--store=memory"}, args...), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}

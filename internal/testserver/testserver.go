@@ -31,10 +31,13 @@ type Server struct {
 }
 
 // Start runs server.Run with cfg on free loopback ports (unless cfg names
-// addresses) and stops it when the test ends, failing the test if Run
-// returned an error.
+// addresses), with the memory store unless cfg names one, and stops it when
+// the test ends, failing the test if Run returned an error.
 func Start(t testing.TB, cfg server.Config) *Server {
 	t.Helper()
+	if cfg.Store == "" {
+		cfg.Store = "memory"
+	}
 	if cfg.HTTPAddr == "" {
 		cfg.HTTPAddr = "127.0.0.1:0"
 	}

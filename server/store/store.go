@@ -23,13 +23,16 @@ type Store interface {
 	Close() error
 }
 
-// Open returns the store a --store flag names.
-func Open(spec string) (Store, error) {
+// Open returns the store a --store flag names: "file" (in dataDir) or
+// "memory".
+func Open(spec, dataDir string) (Store, error) {
 	switch spec {
-	case "", "memory":
+	case "file":
+		return OpenFile(dataDir)
+	case "memory":
 		return NewMemory(), nil
 	default:
-		return nil, fmt.Errorf("unknown store %q (want \"memory\")", spec)
+		return nil, fmt.Errorf("unknown store %q (want \"file\" or \"memory\")", spec)
 	}
 }
 

@@ -1,7 +1,11 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -13,7 +17,7 @@ import (
 func TestMemoryKeepsWritesAndDeletes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, err := store.Open("memory")
+	s, err := store.Open("memory", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +43,77 @@ func TestMemoryKeepsWritesAndDeletes(t *testing.T) {
 
 func TestOpenRefusesUnknownStores(t *testing.T) {
 	t.Parallel()
-	if _, err := store.Open("postgres://x"); err == nil {
+	if _, err := store.Open("postgres://x", t.TempDir()); err == nil {
 		t.Error("Open of an unknown store succeeded")
+	}
+}
+
+func TestFileSurvivesReopen(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := store.Open("file", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	puts := []*musterv1.WorkerStatus{
+		{WorkerId: "w1", WorkerType: "discovery", RecentLogs: []*musterv1.LogEntry{{Message: "hi"}}},
+		{WorkerId: "w2"},
+	}
+	if err := s.Write(ctx, puts, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, []*musterv1.WorkerStatus{{WorkerId: "w3"}}, []string{"w2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = store.Open("file", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.Load(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []*musterv1.WorkerStatus{puts[0], {WorkerId: "w3"}}
+	if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+		t.Errorf("Load after reopen (-want +got):\n%s", diff)
+	}
+}
+
+func TestFileRefusesWhatItCannotRead(t *testing.T) {
+	t.Parallel()
+	notADir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open("file", notADir); err == nil {
+		t.Error("a data directory that is a file was accepted")
+	}
+
+	corrupt := t.TempDir()
+	garbage := bytes.Repeat([]byte("not a database "), 1000)
+	dbPath := filepath.Join(corrupt, store.FileName)
+	if err := os.WriteFile(dbPath, garbage, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.Open("file", corrupt); err == nil {
+		t.Error("a corrupt database was accepted")
+	}
+	if after, _ := os.ReadFile(dbPath); !bytes.Equal(after, garbage) {
+		t.Error("the corrupt database was modified; it must be left untouched")
+	}
+
+	locked := t.TempDir()
+	first, err := store.Open("file", locked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := store.Open("file", locked); err == nil || !strings.Contains(err.Error(), "locked") {
+		t.Errorf("second open of a data directory in use: %v, want a 'locked' error", err)
 	}
 }
