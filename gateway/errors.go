@@ -47,6 +47,9 @@ func newErrorBody(err error) (int, errorBody) {
 // writeError is the gateway's runtime.ErrorHandlerFunc.
 func writeError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
 	httpCode, body := newErrorBody(err)
+	if httpCode == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="muster"`)
+	}
 	writeJSON(w, httpCode, body)
 }
 

@@ -27,6 +27,10 @@ type Options struct {
 	// CORSOrigins lists the other origins (scheme://host:port) admitted to
 	// the API and the WebSocket feed. Default: none.
 	CORSOrigins []string
+	// LegacyToken, when set, is presented on behalf of requests to the
+	// legacy write paths that carry no Authorization header, because the
+	// deployed scripts cannot send one. Default: none.
+	LegacyToken string
 }
 
 // New returns the HTTP handler: the REST facade under /api/, calling the
@@ -50,7 +54,7 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	if err := musterv1.RegisterMonitoringServiceHandlerClient(ctx, api, client); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
-	apiHandler := cors(opts.CORSOrigins, checkPath(limitBody(api, opts.MaxBodyBytes)))
+	apiHandler := cors(opts.CORSOrigins, checkPath(limitBody(vouchForLegacy(opts.LegacyToken, api), opts.MaxBodyBytes)))
 	feed := &wsHandler{api: client, origins: opts.CORSOrigins}
 	// Not an http.ServeMux: it would answer "//" in a path with a redirect,
 	// and API paths must never fall through to the dashboard.
@@ -84,6 +88,29 @@ func checkPath(next http.Handler) http.Handler {
 				Message: "worker_id: " + reason, Field: "worker_id", Reason: reason,
 			})
 			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// legacyWritePaths are the paths the deployed scripts post to (CONTRACT §2).
+var legacyWritePaths = map[string]bool{
+	"/api/monitoring/extraction_status":   true,
+	"/api/monitoring/circuit_breakers":    true,
+	"/api/monitoring/performance":         true,
+	"/api/monitoring/error":               true,
+	"/api/monitoring/extraction_complete": true,
+	"/api/monitoring/log":                 true,
+}
+
+// vouchForLegacy presents token for legacy writes that bring none.
+func vouchForLegacy(token string, next http.Handler) http.Handler {
+	if token == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && legacyWritePaths[r.URL.Path] && r.Header.Get("Authorization") == "" {
+			r.Header.Set("Authorization", "Bearer "+token)
 		}
 		next.ServeHTTP(w, r)
 	})

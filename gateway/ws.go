@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -47,13 +48,24 @@ type wsHandler struct {
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	// Browsers cannot set headers on a WebSocket: a token may come as ?token=.
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", auth)
+	} else if token := r.URL.Query().Get("token"); token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+token)
+	}
+	// A read before the upgrade, so that a missing token is a plain 401.
+	if _, err := h.api.GetStatus(ctx, &musterv1.GetStatusRequest{}); err != nil {
+		writeError(ctx, nil, nil, w, r, err)
+		return
+	}
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: h.origins})
 	if err != nil {
 		return // Accept has answered (403 for a foreign origin)
 	}
 	defer conn.CloseNow()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
 
 	out := make(chan legacyMessage, wsQueue)
 	send := func(m legacyMessage) bool {

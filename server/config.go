@@ -26,6 +26,14 @@ type Config struct {
 	// CORSOrigins lists other origins admitted to the REST API and the
 	// WebSocket feed (e.g. "http://localhost:5173"). Default: none.
 	CORSOrigins []string
+	// AuthToken, when set, is required as "Authorization: Bearer <token>"
+	// on every write, REST or gRPC (and is accepted for reads too).
+	AuthToken string
+	// ReadToken, when set, is required on every read and watch.
+	ReadToken string
+	// AllowLegacyUnauthenticated lets the legacy write paths through
+	// without a token: the deployed scripts cannot send headers.
+	AllowLegacyUnauthenticated bool
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

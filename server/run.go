@@ -55,9 +55,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer httpLis.Close()
 
+	auth := newAuthenticator(cfg.AuthToken, cfg.ReadToken)
 	grpcSrv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(recoverUnary(log)),
-		grpc.ChainStreamInterceptor(recoverStream(log)),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), auth.unary()),
+		grpc.ChainStreamInterceptor(recoverStream(log), auth.stream()),
 	)
 	musterv1.RegisterMonitoringServiceServer(grpcSrv, NewService(m, procHostStats()))
 
@@ -68,7 +69,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("dial gateway: %w", err)
 	}
 	defer conn.Close()
-	gw, err := gateway.New(ctx, conn, gateway.Options{Dashboard: dashboard.Handler(), CORSOrigins: cfg.CORSOrigins})
+	gwOpts := gateway.Options{Dashboard: dashboard.Handler(), CORSOrigins: cfg.CORSOrigins}
+	if cfg.AllowLegacyUnauthenticated && cfg.AuthToken != "" {
+		gwOpts.LegacyToken = cfg.AuthToken
+		log.Warn("legacy write paths accept requests without a token (--allow-legacy-unauthenticated)")
+	}
+	gw, err := gateway.New(ctx, conn, gwOpts)
 	if err != nil {
 		return err
 	}

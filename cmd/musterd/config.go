@@ -52,6 +52,12 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
 	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")
 	corsOrigins := fs.String("cors-origin", env("cors-origin", ""), "comma-separated origins admitted by CORS and the WebSocket origin check (default none)")
+	fs.StringVar(&cfg.AuthToken, "auth-token", env("auth-token", ""), "bearer token required on every write (default none: open)")
+	authTokenFile := fs.String("auth-token-file", env("auth-token-file", ""), "file holding --auth-token (e.g. a mounted Kubernetes secret)")
+	fs.StringVar(&cfg.ReadToken, "read-token", env("read-token", ""), "bearer token required on reads, the watch and the dashboard (default none: open)")
+	readTokenFile := fs.String("read-token-file", env("read-token-file", ""), "file holding --read-token")
+	fs.BoolVar(&cfg.AllowLegacyUnauthenticated, "allow-legacy-unauthenticated", env("allow-legacy-unauthenticated", "") == "true",
+		"let the legacy write paths through without a token (deployed scripts cannot send headers)")
 	logFormat := fs.String("log-format", env("log-format", "text"), `log format: "text" or "json"`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -65,6 +71,21 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	if cfg.StaleAfter <= 0 || cfg.ForgetAfter <= 0 {
 		return cfg, errors.New("--stale-after and --forget-after must be positive")
+	}
+	for _, f := range []struct {
+		path  string
+		token *string
+	}{{*authTokenFile, &cfg.AuthToken}, {*readTokenFile, &cfg.ReadToken}} {
+		if f.path == "" {
+			continue
+		}
+		data, err := os.ReadFile(f.path)
+		if err != nil {
+			return cfg, fmt.Errorf("token file: %w", err)
+		}
+		if *f.token = strings.TrimSpace(string(data)); *f.token == "" {
+			return cfg, fmt.Errorf("token file %s is empty", f.path)
+		}
 	}
 	for _, o := range strings.Split(*corsOrigins, ",") {
 		if o = strings.TrimSpace(o); o != "" {

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +16,14 @@ func TestParseConfig(t *testing.T) {
 	defaults := server.Config{
 		HTTPAddr: ":8000", GRPCAddr: ":9090", Store: "file", DataDir: "./muster-data", LegacyWorkerID: "legacy",
 		StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour,
+	}
+	dir := t.TempDir()
+	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
+	if err := os.WriteFile(tokenFile, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(emptyFile, []byte(" \n"), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	with := func(change func(*server.Config)) server.Config {
 		c := defaults
@@ -52,6 +62,13 @@ func TestParseConfig(t *testing.T) {
 			args: []string{"--cors-origin= http://a:1 ,http://b:2,"},
 			want: with(func(c *server.Config) { c.CORSOrigins = []string{"http://a:1", "http://b:2"} }),
 		},
+		{
+			name: "auth tokens, from files too",
+			args: []string{"--auth-token-file=" + tokenFile, "--read-token=r", "--allow-legacy-unauthenticated"},
+			want: with(func(c *server.Config) { c.AuthToken, c.ReadToken, c.AllowLegacyUnauthenticated = "from-file", "r", true }),
+		},
+		{name: "empty token file", args: []string{"--read-token-file=" + emptyFile}, wantErr: true},
+		{name: "missing token file", args: []string{"--auth-token-file=/nonexistent/token"}, wantErr: true},
 		{name: "bad duration flag", args: []string{"--stale-after=soon"}, wantErr: true},
 		{name: "bad duration env", env: map[string]string{"MUSTER_FORGET_AFTER": "soon"}, wantErr: true},
 		{name: "non-positive duration", args: []string{"--stale-after=0s"}, wantErr: true},
