@@ -34,6 +34,8 @@ type Config struct {
 	// AllowLegacyUnauthenticated lets the legacy write paths through
 	// without a token: the deployed scripts cannot send headers.
 	AllowLegacyUnauthenticated bool
+	// MaxWorkers caps the known workers (see manager.Options). Default 100,000.
+	MaxWorkers int
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

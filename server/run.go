@@ -36,6 +36,7 @@ func Run(ctx context.Context, cfg Config) error {
 		StaleAfter:     cfg.StaleAfter,
 		ForgetAfter:    cfg.ForgetAfter,
 		LegacyWorkerID: cfg.LegacyWorkerID,
+		MaxWorkers:     cfg.MaxWorkers,
 		Now:            cfg.Now,
 	})
 	saved, err := st.Load(ctx)

@@ -270,3 +270,28 @@ func TestShutdownEndsOpenWatches(t *testing.T) {
 		t.Errorf("watch after shutdown: %v, want Unavailable", err)
 	}
 }
+
+func TestFullServerRefusesNewWorkersWith429(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, server.Config{MaxWorkers: 1})
+	post := func(path string) (int, map[string]any) {
+		resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(`{"status":"running"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, _ := post("/api/monitoring/worker/w1/extraction_status"); code != 200 {
+		t.Fatalf("first worker: HTTP %d", code)
+	}
+	code, body := post("/api/monitoring/worker/w2/extraction_status")
+	if code != http.StatusTooManyRequests || body["status"] != "RESOURCE_EXHAUSTED" {
+		t.Errorf("second worker: HTTP %d %v, want 429 RESOURCE_EXHAUSTED", code, body)
+	}
+	if code, _ := post("/api/monitoring/worker/w1/extraction_status"); code != 200 {
+		t.Errorf("known worker while full: HTTP %d", code)
+	}
+}

@@ -55,6 +55,8 @@ func toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, manager.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, manager.ErrFull):
+		return status.Error(codes.ResourceExhausted, "too many workers: every known worker is fresh (the cap is --max-workers)")
 	default:
 		return status.Error(codes.Internal, err.Error())
 	}
@@ -64,7 +66,9 @@ func (s *Service) UpdateExtractionStatus(_ context.Context, req *musterv1.Update
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus())
+	if err := s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus()); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.UpdateExtractionStatusResponse{}, nil
 }
 
@@ -72,7 +76,9 @@ func (s *Service) UpdateCircuitBreakers(_ context.Context, req *musterv1.UpdateC
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers())
+	if err := s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers()); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.UpdateCircuitBreakersResponse{}, nil
 }
 
@@ -80,7 +86,9 @@ func (s *Service) UpdatePerformance(_ context.Context, req *musterv1.UpdatePerfo
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics())
+	if err := s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics()); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.UpdatePerformanceResponse{}, nil
 }
 
@@ -95,7 +103,9 @@ func (s *Service) ReportError(_ context.Context, req *musterv1.ReportErrorReques
 	if err := validate.ErrorEvent("error", e); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.ReportError(e)
+	if err := s.m.ReportError(e); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.ReportErrorResponse{}, nil
 }
 
@@ -110,7 +120,9 @@ func (s *Service) ReportLog(_ context.Context, req *musterv1.ReportLogRequest) (
 	if err := validate.LogEntry("entry", e); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.ReportLog(e)
+	if err := s.m.ReportLog(e); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.ReportLogResponse{}, nil
 }
 
@@ -125,7 +137,9 @@ func (s *Service) ReportCompletion(_ context.Context, req *musterv1.ReportComple
 	if err := validate.CompletedExtraction("completion", e); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.ReportCompletion(e)
+	if err := s.m.ReportCompletion(e); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.ReportCompletionResponse{}, nil
 }
 
@@ -133,7 +147,9 @@ func (s *Service) Heartbeat(_ context.Context, req *musterv1.HeartbeatRequest) (
 	if err := validate.First(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
 		return nil, toStatus(err)
 	}
-	s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType())
+	if err := s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType()); err != nil {
+		return nil, toStatus(err)
+	}
 	return &musterv1.HeartbeatResponse{}, nil
 }
 

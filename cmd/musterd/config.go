@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -50,6 +51,11 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	fs.StringVar(&cfg.DataDir, "data-dir", env("data-dir", "./muster-data"), "directory of the file store")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", staleDefault, "silence after which a worker is stale")
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
+	maxWorkers, err := strconv.Atoi(env("max-workers", "100000"))
+	if err != nil {
+		return cfg, fmt.Errorf("MUSTER_MAX_WORKERS: %w", err)
+	}
+	fs.IntVar(&cfg.MaxWorkers, "max-workers", maxWorkers, "cap on known workers; when full of fresh ones, new workers get 429")
 	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")
 	corsOrigins := fs.String("cors-origin", env("cors-origin", ""), "comma-separated origins admitted by CORS and the WebSocket origin check (default none)")
 	fs.StringVar(&cfg.AuthToken, "auth-token", env("auth-token", ""), "bearer token required on every write (default none: open)")
@@ -68,6 +74,9 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if cfg.MaxWorkers <= 0 {
+		return cfg, errors.New("--max-workers must be positive")
 	}
 	if cfg.StaleAfter <= 0 || cfg.ForgetAfter <= 0 {
 		return cfg, errors.New("--stale-after and --forget-after must be positive")

@@ -15,7 +15,7 @@ func TestParseConfig(t *testing.T) {
 	t.Parallel()
 	defaults := server.Config{
 		HTTPAddr: ":8000", GRPCAddr: ":9090", Store: "file", DataDir: "./muster-data", LegacyWorkerID: "legacy",
-		StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour,
+		StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour, MaxWorkers: 100_000,
 	}
 	dir := t.TempDir()
 	tokenFile, emptyFile := filepath.Join(dir, "token"), filepath.Join(dir, "empty")
@@ -65,10 +65,14 @@ func TestParseConfig(t *testing.T) {
 		{
 			name: "auth tokens, from files too",
 			args: []string{"--auth-token-file=" + tokenFile, "--read-token=r", "--allow-legacy-unauthenticated"},
-			want: with(func(c *server.Config) { c.AuthToken, c.ReadToken, c.AllowLegacyUnauthenticated = "from-file", "r", true }),
+			want: with(func(c *server.Config) {
+				c.AuthToken, c.ReadToken, c.AllowLegacyUnauthenticated = "from-file", "r", true
+			}),
 		},
 		{name: "empty token file", args: []string{"--read-token-file=" + emptyFile}, wantErr: true},
 		{name: "missing token file", args: []string{"--auth-token-file=/nonexistent/token"}, wantErr: true},
+		{name: "worker cap", args: []string{"--max-workers=10"}, want: with(func(c *server.Config) { c.MaxWorkers = 10 })},
+		{name: "zero worker cap", args: []string{"--max-workers=0"}, wantErr: true},
 		{name: "bad duration flag", args: []string{"--stale-after=soon"}, wantErr: true},
 		{name: "bad duration env", env: map[string]string{"MUSTER_FORGET_AFTER": "soon"}, wantErr: true},
 		{name: "non-positive duration", args: []string{"--stale-after=0s"}, wantErr: true},

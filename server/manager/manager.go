@@ -13,6 +13,10 @@ import (
 // ErrNotFound is returned for a worker the manager does not know.
 var ErrNotFound = errors.New("worker not found")
 
+// ErrFull is returned for a new worker when MaxWorkers fresh workers are
+// already known.
+var ErrFull = errors.New("too many workers")
+
 // Options configure a Manager. Zero values take the documented defaults.
 type Options struct {
 	// StaleAfter is how long a silent worker stays fresh. Default 5m.
@@ -29,6 +33,10 @@ type Options struct {
 	ErrorsPerWorker, LogsPerWorker, CompletionsPerWorker int
 	// FleetEvents sizes the fleet-wide buffers of each event kind. Default 200.
 	FleetEvents int
+	// MaxWorkers caps the known workers. When full, a new worker makes room
+	// by forgetting the longest-silent stale worker, and is refused with
+	// ErrFull if every known worker is fresh. Default 100,000.
+	MaxWorkers int
 	// FeedSize is how many changes the change feed retains; a watcher that
 	// falls further behind is resynchronised from a snapshot. Default 16384.
 	FeedSize int
@@ -52,6 +60,7 @@ func (o *Options) setDefaults() {
 	defaultInt(&o.CompletionsPerWorker, 50)
 	defaultInt(&o.FleetEvents, 200)
 	defaultInt(&o.FeedSize, 16384)
+	defaultInt(&o.MaxWorkers, 100_000)
 }
 
 func defaultInt(v *int, def int) {
@@ -143,13 +152,21 @@ func (m *Manager) begin() time.Time {
 }
 
 // touch returns the worker with id, created if needed, after refreshing its
-// last-seen time (a sign of life).
-func (m *Manager) touch(id string, now time.Time) *worker {
+// last-seen time (a sign of life). It fails only for a new worker when the
+// manager is full of fresh ones.
+func (m *Manager) touch(id string, now time.Time) (*worker, error) {
 	w := m.workers[id]
 	if w == nil {
+		if len(m.workers) >= m.opts.MaxWorkers {
+			oldest := m.stale.Front()
+			if oldest == nil {
+				return nil, ErrFull
+			}
+			m.forget(oldest.Value.(*worker))
+		}
 		w = m.newWorker(id, now)
 		m.add(w)
-		return w
+		return w, nil
 	}
 	w.lastSeen = now
 	if w.stale {
@@ -157,7 +174,7 @@ func (m *Manager) touch(id string, now time.Time) *worker {
 	} else {
 		m.fresh.MoveToBack(w.elem)
 	}
-	return w
+	return w, nil
 }
 
 func (m *Manager) newWorker(id string, lastSeen time.Time) *worker {
@@ -247,7 +264,7 @@ func (m *Manager) Sweep() {
 
 // UpdateExtractionStatus replaces a worker's extraction status. An unset
 // status means idle; an empty diocese means none.
-func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatus) {
+func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatus) error {
 	if st == nil {
 		st = &musterv1.ExtractionStatus{}
 	}
@@ -259,7 +276,10 @@ func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatu
 	}
 	now := m.begin()
 	defer m.mu.Unlock()
-	w := m.touch(m.resolve(id), now)
+	w, err := m.touch(m.resolve(id), now)
+	if err != nil {
+		return err
+	}
 	old := w.status
 	m.agg.extraction(w, -1)
 	w.status = st
@@ -267,11 +287,12 @@ func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatu
 	m.agg.syncActive(w)
 	m.agg.statusChanged(w, old)
 	m.changed(w.id)
+	return nil
 }
 
 // UpdateCircuitBreakers merges breakers into a worker's by name. An unset
 // state means CLOSED; a missing rate is derived from the counts.
-func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1.CircuitBreaker) {
+func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1.CircuitBreaker) error {
 	for name, b := range breakers {
 		if b == nil {
 			delete(breakers, name)
@@ -286,7 +307,10 @@ func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1
 	}
 	now := m.begin()
 	defer m.mu.Unlock()
-	w := m.touch(m.resolve(id), now)
+	w, err := m.touch(m.resolve(id), now)
+	if err != nil {
+		return err
+	}
 	for name, b := range breakers {
 		if old, ok := w.breakers[name]; ok && !w.stale {
 			m.agg.breaker(name, old, -1)
@@ -297,64 +321,85 @@ func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1
 		}
 	}
 	m.changed(w.id)
+	return nil
 }
 
 // UpdatePerformance replaces a worker's performance metrics.
-func (m *Manager) UpdatePerformance(id string, p *musterv1.PerformanceMetrics) {
+func (m *Manager) UpdatePerformance(id string, p *musterv1.PerformanceMetrics) error {
 	if p == nil {
 		p = &musterv1.PerformanceMetrics{}
 	}
 	now := m.begin()
 	defer m.mu.Unlock()
-	w := m.touch(m.resolve(id), now)
+	w, err := m.touch(m.resolve(id), now)
+	if err != nil {
+		return err
+	}
 	m.agg.performance(w, -1)
 	w.perf = p
 	m.agg.performance(w, 1)
 	m.changed(w.id)
+	return nil
 }
 
 // Heartbeat refreshes a worker's liveness and, when workerType is not
 // empty, records its type.
-func (m *Manager) Heartbeat(id, workerType string) {
+func (m *Manager) Heartbeat(id, workerType string) error {
 	now := m.begin()
 	defer m.mu.Unlock()
-	w := m.touch(m.resolve(id), now)
+	w, err := m.touch(m.resolve(id), now)
+	if err != nil {
+		return err
+	}
 	if workerType != "" {
 		w.workerType = workerType
 	}
 	m.changed(w.id)
+	return nil
 }
 
 // eventWorker returns the worker an event belongs to, or nil for a
 // fleet-wide event.
-func (m *Manager) eventWorker(id string, now time.Time) *worker {
+func (m *Manager) eventWorker(id string, now time.Time) (*worker, error) {
 	if id == "" {
-		return nil
+		return nil, nil
 	}
-	w := m.touch(id, now)
+	w, err := m.touch(id, now)
+	if err != nil {
+		return nil, err
+	}
 	m.changed(id)
-	return w
+	return w, nil
 }
 
 // ReportError records an error; e.WorkerId empty makes it fleet-wide.
-func (m *Manager) ReportError(e *musterv1.ErrorEvent) {
+func (m *Manager) ReportError(e *musterv1.ErrorEvent) error {
 	now := m.begin()
 	defer m.mu.Unlock()
 	e.Timestamp = timestamppb.New(now)
-	if w := m.eventWorker(e.GetWorkerId(), now); w != nil {
+	w, err := m.eventWorker(e.GetWorkerId(), now)
+	if err != nil {
+		return err
+	}
+	if w != nil {
 		w.errors.push(e)
 	}
 	m.errors.push(e)
 	m.feed.push(change{kind: changeEvent, event: &musterv1.WatchResponse{Event: &musterv1.WatchResponse_Error{Error: e}}})
+	return nil
 }
 
 // ReportLog records a log line; a non-empty worker_type becomes the
 // worker's type.
-func (m *Manager) ReportLog(e *musterv1.LogEntry) {
+func (m *Manager) ReportLog(e *musterv1.LogEntry) error {
 	now := m.begin()
 	defer m.mu.Unlock()
 	e.Timestamp = timestamppb.New(now)
-	if w := m.eventWorker(e.GetWorkerId(), now); w != nil {
+	w, err := m.eventWorker(e.GetWorkerId(), now)
+	if err != nil {
+		return err
+	}
+	if w != nil {
 		w.logs.push(e)
 		if e.GetWorkerType() != "" {
 			w.workerType = e.GetWorkerType()
@@ -362,18 +407,24 @@ func (m *Manager) ReportLog(e *musterv1.LogEntry) {
 	}
 	m.logs.push(e)
 	m.feed.push(change{kind: changeEvent, event: &musterv1.WatchResponse{Event: &musterv1.WatchResponse_Log{Log: e}}})
+	return nil
 }
 
 // ReportCompletion records a completed extraction.
-func (m *Manager) ReportCompletion(e *musterv1.CompletedExtraction) {
+func (m *Manager) ReportCompletion(e *musterv1.CompletedExtraction) error {
 	now := m.begin()
 	defer m.mu.Unlock()
 	e.Timestamp = timestamppb.New(now)
-	if w := m.eventWorker(e.GetWorkerId(), now); w != nil {
+	w, err := m.eventWorker(e.GetWorkerId(), now)
+	if err != nil {
+		return err
+	}
+	if w != nil {
 		w.completions.push(e)
 	}
 	m.completions.push(e)
 	m.feed.push(change{kind: changeEvent, event: &musterv1.WatchResponse{Event: &musterv1.WatchResponse_Completion{Completion: e}}})
+	return nil
 }
 
 // Forget removes a worker now.

@@ -178,18 +178,18 @@ func TestOptionsDefaults(t *testing.T) {
 			want: manager.Options{
 				StaleAfter: 5 * time.Minute, ForgetAfter: 24 * time.Hour, LegacyWorkerID: "legacy",
 				ErrorsPerWorker: 50, LogsPerWorker: 100, CompletionsPerWorker: 50,
-				FleetEvents: 200, FeedSize: 16384,
+				FleetEvents: 200, FeedSize: 16384, MaxWorkers: 100_000,
 			},
 		},
 		{
 			name: "explicit values are kept",
 			in: manager.Options{
 				StaleAfter: 90 * time.Second, ForgetAfter: 2 * time.Hour, LegacyWorkerID: "old-scripts",
-				ErrorsPerWorker: 3, LogsPerWorker: 4, CompletionsPerWorker: 5, FleetEvents: 6, FeedSize: 7,
+				ErrorsPerWorker: 3, LogsPerWorker: 4, CompletionsPerWorker: 5, FleetEvents: 6, FeedSize: 7, MaxWorkers: 8,
 			},
 			want: manager.Options{
 				StaleAfter: 90 * time.Second, ForgetAfter: 2 * time.Hour, LegacyWorkerID: "old-scripts",
-				ErrorsPerWorker: 3, LogsPerWorker: 4, CompletionsPerWorker: 5, FleetEvents: 6, FeedSize: 7,
+				ErrorsPerWorker: 3, LogsPerWorker: 4, CompletionsPerWorker: 5, FleetEvents: 6, FeedSize: 7, MaxWorkers: 8,
 			},
 		},
 	}
