@@ -21,8 +21,15 @@ demo: build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated 
 	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000 || true
 
 .PHONY: test
-test: ## Run every test with the race detector
+test: test-go test-python ## Run every test (Go with the race detector, Python client and compatibility suite)
+
+.PHONY: test-go
+test-go: ## Run the Go tests with the race detector
 	go test -race -count=1 ./...
+
+.PHONY: test-python
+test-python: build ## Run the Python client tests and the compatibility suite against bin/musterd
+	MUSTERD=$(CURDIR)/bin/musterd PYTHONPATH=python python3 -m unittest discover -s python/tests
 
 .PHONY: test-short
 test-short: ## Run the fast tests only
