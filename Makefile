@@ -35,6 +35,12 @@ test-python: build ## Run the Python client tests and the compatibility suite ag
 test-short: ## Run the fast tests only
 	go test -race -short ./...
 
+FUZZTIME ?= 10s
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s)
+	go test -run '^$$' -fuzz '^FuzzDecodeBody$$' -fuzztime $(FUZZTIME) ./gateway
+	go test -run '^$$' -fuzz '^FuzzManagerOps$$' -fuzztime $(FUZZTIME) ./server/manager
+
 .PHONY: cases
 cases: build ## Replay the shared contract cases against the built musterd
 	python3 $(SHARED)/tools/run_cases.py --server "bin/musterd --http-addr={http} --grpc-addr={grpc} --store=memory" $(SHARED)/cases/*.json
