@@ -36,6 +36,8 @@ type Config struct {
 	AllowLegacyUnauthenticated bool
 	// MaxWorkers caps the known workers (see manager.Options). Default 100,000.
 	MaxWorkers int
+	// TLSCert and TLSKey, when both set, serve TLS on both listeners.
+	TLSCert, TLSKey string
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

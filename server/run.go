@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"github.com/musterhq/muster/server/manager"
 	"github.com/musterhq/muster/server/store"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -57,15 +59,26 @@ func Run(ctx context.Context, cfg Config) error {
 	defer httpLis.Close()
 
 	auth := newAuthenticator(cfg.AuthToken, cfg.ReadToken)
-	grpcSrv := grpc.NewServer(
+	grpcOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary(log), auth.unary()),
 		grpc.ChainStreamInterceptor(recoverStream(log), auth.stream()),
-	)
+	}
+	dialCreds := insecure.NewCredentials()
+	if cfg.TLSCert != "" || cfg.TLSKey != "" {
+		serverTLS, loopbackTLS, err := loadTLS(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return err
+		}
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(serverTLS)))
+		dialCreds = credentials.NewTLS(loopbackTLS)
+		httpLis = tls.NewListener(httpLis, serverTLS)
+	}
+	grpcSrv := grpc.NewServer(grpcOpts...)
 	musterv1.RegisterMonitoringServiceServer(grpcSrv, NewService(m, procHostStats()))
 
 	// The gateway dials the real gRPC server, so REST traffic passes the
 	// same interceptors and streams work.
-	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(dialCreds))
 	if err != nil {
 		return fmt.Errorf("dial gateway: %w", err)
 	}
@@ -84,7 +97,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	go func() { errc <- grpcSrv.Serve(grpcLis) }()
 	go func() { errc <- httpSrv.Serve(httpLis) }()
-	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir)
+	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "tls", cfg.TLSCert != "")
 	if cfg.OnListening != nil {
 		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
 	}

@@ -64,6 +64,8 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	readTokenFile := fs.String("read-token-file", env("read-token-file", ""), "file holding --read-token")
 	fs.BoolVar(&cfg.AllowLegacyUnauthenticated, "allow-legacy-unauthenticated", env("allow-legacy-unauthenticated", "") == "true",
 		"let the legacy write paths through without a token (deployed scripts cannot send headers)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", env("tls-cert", ""), "TLS certificate (PEM) for both listeners")
+	fs.StringVar(&cfg.TLSKey, "tls-key", env("tls-key", ""), "TLS private key (PEM) for --tls-cert")
 	logFormat := fs.String("log-format", env("log-format", "text"), `log format: "text" or "json"`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -74,6 +76,9 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	if fs.NArg() > 0 {
 		return cfg, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return cfg, errors.New("--tls-cert and --tls-key go together")
 	}
 	if cfg.MaxWorkers <= 0 {
 		return cfg, errors.New("--max-workers must be positive")

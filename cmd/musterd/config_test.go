@@ -72,6 +72,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "empty token file", args: []string{"--read-token-file=" + emptyFile}, wantErr: true},
 		{name: "missing token file", args: []string{"--auth-token-file=/nonexistent/token"}, wantErr: true},
 		{name: "worker cap", args: []string{"--max-workers=10"}, want: with(func(c *server.Config) { c.MaxWorkers = 10 })},
+		{name: "TLS", args: []string{"--tls-cert=c.pem", "--tls-key=k.pem"}, want: with(func(c *server.Config) { c.TLSCert, c.TLSKey = "c.pem", "k.pem" })},
+		{name: "TLS cert without key", args: []string{"--tls-cert=c.pem"}, wantErr: true},
 		{name: "zero worker cap", args: []string{"--max-workers=0"}, wantErr: true},
 		{name: "bad duration flag", args: []string{"--stale-after=soon"}, wantErr: true},
 		{name: "bad duration env", env: map[string]string{"MUSTER_FORGET_AFTER": "soon"}, wantErr: true},
