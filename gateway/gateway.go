@@ -10,7 +10,9 @@ import (
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -27,6 +29,13 @@ type Options struct {
 	// CORSOrigins lists the other origins (scheme://host:port) admitted to
 	// the API and the WebSocket feed. Default: none.
 	CORSOrigins []string
+	// Metrics serves /metrics. Default: 404.
+	Metrics http.Handler
+	// Registerer receives the gateway's own metrics (WebSocket feed).
+	// Default: a private registry.
+	Registerer prometheus.Registerer
+	// Ready reports readiness for /readyz. Default: always ready.
+	Ready func(context.Context) error
 	// LegacyToken, when set, is presented on behalf of requests to the
 	// legacy write paths that carry no Authorization header, because the
 	// deployed scripts cannot send one. Default: none.
@@ -44,18 +53,31 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	if opts.Dashboard == nil {
 		opts.Dashboard = http.NotFoundHandler()
 	}
+	if opts.Metrics == nil {
+		opts.Metrics = http.NotFoundHandler()
+	}
+	if opts.Registerer == nil {
+		opts.Registerer = prometheus.NewRegistry()
+	}
+	if opts.Ready == nil {
+		opts.Ready = func(context.Context) error { return nil }
+	}
 	api := runtime.NewServeMux(
 		runtime.WithMarshalerOption(runtime.MIMEWildcard, codec{}),
 		runtime.WithErrorHandler(writeError),
 		runtime.WithForwardResponseRewriter(acknowledgeWrites),
 		runtime.WithRoutingErrorHandler(routingError),
+		// Lets the service count updates by transport.
+		runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD {
+			return metadata.Pairs("x-muster-transport", "rest")
+		}),
 	)
 	client := musterv1.NewMonitoringServiceClient(conn)
 	if err := musterv1.RegisterMonitoringServiceHandlerClient(ctx, api, client); err != nil {
 		return nil, fmt.Errorf("register gateway: %w", err)
 	}
 	apiHandler := cors(opts.CORSOrigins, checkPath(limitBody(vouchForLegacy(opts.LegacyToken, api), opts.MaxBodyBytes)))
-	feed := &wsHandler{api: client, origins: opts.CORSOrigins}
+	feed := newWSHandler(client, opts.CORSOrigins, opts.Registerer)
 	// Not an http.ServeMux: it would answer "//" in a path with a redirect,
 	// and API paths must never fall through to the dashboard.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -64,6 +86,12 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 			apiHandler.ServeHTTP(w, r)
 		case r.URL.Path == "/ws/monitoring":
 			feed.ServeHTTP(w, r)
+		case r.URL.Path == "/metrics":
+			opts.Metrics.ServeHTTP(w, r)
+		case r.URL.Path == "/healthz":
+			writeStatus(w, nil)
+		case r.URL.Path == "/readyz":
+			writeStatus(w, opts.Ready(r.Context()))
 		default:
 			opts.Dashboard.ServeHTTP(w, r)
 		}
@@ -91,6 +119,19 @@ func checkPath(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// writeStatus answers a health probe: 200 {"status":"ok"}, or 503 with the
+// reason.
+func writeStatus(w http.ResponseWriter, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write(appendString([]byte(`{"status":"unavailable","reason":`), err.Error()))
+		_, _ = w.Write([]byte("}"))
+		return
+	}
+	_, _ = w.Write([]byte(`{"status":"ok"}`))
 }
 
 // legacyWritePaths are the paths the deployed scripts post to (CONTRACT §2).

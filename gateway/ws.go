@@ -9,6 +9,7 @@ import (
 
 	"github.com/coder/websocket"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/proto"
 )
@@ -43,8 +44,24 @@ func (m legacyMessage) marshal() ([]byte, error) {
 }
 
 type wsHandler struct {
-	api     musterv1.MonitoringServiceClient
-	origins []string // admitted besides the request's own host
+	api         musterv1.MonitoringServiceClient
+	origins     []string // admitted besides the request's own host
+	connections prometheus.Gauge
+	dropped     prometheus.Counter
+}
+
+func newWSHandler(api musterv1.MonitoringServiceClient, origins []string, reg prometheus.Registerer) *wsHandler {
+	h := &wsHandler{
+		api: api, origins: origins,
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "muster_websocket_connections", Help: "Open /ws/monitoring connections.",
+		}),
+		dropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "muster_websocket_dropped_total", Help: "/ws/monitoring connections closed because they could not keep up.",
+		}),
+	}
+	reg.MustRegister(h.connections, h.dropped)
+	return h
 }
 
 func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -66,6 +83,8 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered (403 for a foreign origin)
 	}
 	defer conn.CloseNow()
+	h.connections.Inc()
+	defer h.connections.Dec()
 
 	out := make(chan legacyMessage, wsQueue)
 	send := func(m legacyMessage) bool {
@@ -84,6 +103,7 @@ func (h *wsHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	switch {
 	case errors.Is(err, errTooSlow):
+		h.dropped.Inc()
 		conn.Close(websocket.StatusPolicyViolation, "too slow: send queue full")
 	case websocket.CloseStatus(err) != -1 || errors.Is(err, context.Canceled):
 		conn.Close(websocket.StatusNormalClosure, "")

@@ -38,6 +38,10 @@ type Config struct {
 	MaxWorkers int
 	// TLSCert and TLSKey, when both set, serve TLS on both listeners.
 	TLSCert, TLSKey string
+	// MetricsPerWorker, when positive, adds per-worker series to /metrics
+	// for at most that many workers. Default 0: none, so cardinality stays
+	// bounded.
+	MetricsPerWorker int
 	// ShutdownTimeout bounds graceful shutdown. Default 10s.
 	ShutdownTimeout time.Duration
 	// Logger receives the server's logs. Default slog.Default().

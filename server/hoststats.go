@@ -10,7 +10,7 @@ import (
 
 // procHostStats reads the host's CPU and memory use from /proc (Linux);
 // elsewhere it reports zeros. CPU use is measured between two calls.
-func procHostStats() HostStats {
+func procHostStats() hostStats {
 	var mu sync.Mutex
 	var lastBusy, lastTotal uint64
 	return func() (cpu, memory float64) {

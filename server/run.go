@@ -14,9 +14,15 @@ import (
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
 	"github.com/musterhq/muster/server/manager"
 	"github.com/musterhq/muster/server/store"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
 )
 
 // flushInterval bounds how much acknowledged state a crash can lose.
@@ -58,10 +64,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer httpLis.Close()
 
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mt := newMetrics(reg, m, cfg.MetricsPerWorker)
 	auth := newAuthenticator(cfg.AuthToken, cfg.ReadToken)
 	grpcOpts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverUnary(log), auth.unary()),
-		grpc.ChainStreamInterceptor(recoverStream(log), auth.stream()),
+		grpc.ChainUnaryInterceptor(recoverUnary(log), mt.unary(), auth.unary()),
+		grpc.ChainStreamInterceptor(recoverStream(log), mt.stream(), auth.stream()),
 	}
 	dialCreds := insecure.NewCredentials()
 	if cfg.TLSCert != "" || cfg.TLSKey != "" {
@@ -74,7 +83,10 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLis = tls.NewListener(httpLis, serverTLS)
 	}
 	grpcSrv := grpc.NewServer(grpcOpts...)
-	musterv1.RegisterMonitoringServiceServer(grpcSrv, NewService(m, procHostStats()))
+	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, mt, procHostStats()))
+	health := health.NewServer()
+	healthpb.RegisterHealthServer(grpcSrv, health)
+	reflection.Register(grpcSrv) // so that grpcurl works without the proto files
 
 	// The gateway dials the real gRPC server, so REST traffic passes the
 	// same interceptors and streams work.
@@ -83,7 +95,18 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("dial gateway: %w", err)
 	}
 	defer conn.Close()
-	gwOpts := gateway.Options{Dashboard: dashboard.Handler(), CORSOrigins: cfg.CORSOrigins}
+	gwOpts := gateway.Options{
+		Dashboard:   dashboard.Handler(),
+		CORSOrigins: cfg.CORSOrigins,
+		Metrics:     promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		Registerer:  reg,
+		Ready: func(ctx context.Context) error {
+			if m.Closed() {
+				return errors.New("shutting down")
+			}
+			return st.Ping(ctx)
+		},
+	}
 	if cfg.AllowLegacyUnauthenticated && cfg.AuthToken != "" {
 		gwOpts.LegacyToken = cfg.AuthToken
 		log.Warn("legacy write paths accept requests without a token (--allow-legacy-unauthenticated)")
@@ -107,9 +130,12 @@ func Run(ctx context.Context, cfg Config) error {
 		if len(puts) == 0 && len(deletes) == 0 {
 			return
 		}
+		start := time.Now()
 		if err := st.Write(context.WithoutCancel(ctx), puts, deletes); err != nil {
+			mt.storeErrors.Inc()
 			log.Error("store write failed", "err", err)
 		}
+		mt.storeFlush.Observe(time.Since(start).Seconds())
 	}
 	sweep := time.NewTicker(sweepInterval(cfg.StaleAfter))
 	defer sweep.Stop()
@@ -133,6 +159,7 @@ loop:
 	}
 
 	log.Info("shutting down")
+	health.Shutdown() // NOT_SERVING from here on
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
 	m.Close() // watches never end on their own

@@ -15,27 +15,24 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
-// Service implements musterv1.MonitoringServiceServer over a Manager.
-type Service struct {
+// service implements musterv1.MonitoringServiceServer over a Manager.
+type service struct {
 	musterv1.UnimplementedMonitoringServiceServer
 
 	m       *manager.Manager
+	metrics *metrics
 	started time.Time
-	host    HostStats
+	host    hostStats
 	// WatchInterval is the least time between two batches sent to one
 	// watcher, so bursts of updates coalesce into one batch.
 	watchInterval time.Duration
 }
 
-// HostStats reports the host's CPU and memory use in percent.
-type HostStats func() (cpu, memory float64)
+// hostStats reports the host's CPU and memory use in percent.
+type hostStats func() (cpu, memory float64)
 
-// NewService returns the gRPC service for m.
-func NewService(m *manager.Manager, host HostStats) *Service {
-	if host == nil {
-		host = func() (float64, float64) { return 0, 0 }
-	}
-	return &Service{m: m, started: m.Options().Now(), host: host, watchInterval: 50 * time.Millisecond}
+func newService(m *manager.Manager, mt *metrics, host hostStats) *service {
+	return &service{m: m, metrics: mt, started: m.Options().Now(), host: host, watchInterval: 50 * time.Millisecond}
 }
 
 // toStatus maps domain and validation errors to gRPC status errors; it is
@@ -62,37 +59,40 @@ func toStatus(err error) error {
 	}
 }
 
-func (s *Service) UpdateExtractionStatus(_ context.Context, req *musterv1.UpdateExtractionStatusRequest) (*musterv1.UpdateExtractionStatusResponse, error) {
+func (s *service) UpdateExtractionStatus(ctx context.Context, req *musterv1.UpdateExtractionStatusRequest) (*musterv1.UpdateExtractionStatusResponse, error) {
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
 		return nil, toStatus(err)
 	}
 	if err := s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "extraction_status")
 	return &musterv1.UpdateExtractionStatusResponse{}, nil
 }
 
-func (s *Service) UpdateCircuitBreakers(_ context.Context, req *musterv1.UpdateCircuitBreakersRequest) (*musterv1.UpdateCircuitBreakersResponse, error) {
+func (s *service) UpdateCircuitBreakers(ctx context.Context, req *musterv1.UpdateCircuitBreakersRequest) (*musterv1.UpdateCircuitBreakersResponse, error) {
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
 		return nil, toStatus(err)
 	}
 	if err := s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "circuit_breakers")
 	return &musterv1.UpdateCircuitBreakersResponse{}, nil
 }
 
-func (s *Service) UpdatePerformance(_ context.Context, req *musterv1.UpdatePerformanceRequest) (*musterv1.UpdatePerformanceResponse, error) {
+func (s *service) UpdatePerformance(ctx context.Context, req *musterv1.UpdatePerformanceRequest) (*musterv1.UpdatePerformanceResponse, error) {
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
 		return nil, toStatus(err)
 	}
 	if err := s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "performance")
 	return &musterv1.UpdatePerformanceResponse{}, nil
 }
 
-func (s *Service) ReportError(_ context.Context, req *musterv1.ReportErrorRequest) (*musterv1.ReportErrorResponse, error) {
+func (s *service) ReportError(ctx context.Context, req *musterv1.ReportErrorRequest) (*musterv1.ReportErrorResponse, error) {
 	e := req.GetError()
 	if e == nil {
 		e = &musterv1.ErrorEvent{}
@@ -106,10 +106,11 @@ func (s *Service) ReportError(_ context.Context, req *musterv1.ReportErrorReques
 	if err := s.m.ReportError(e); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "error")
 	return &musterv1.ReportErrorResponse{}, nil
 }
 
-func (s *Service) ReportLog(_ context.Context, req *musterv1.ReportLogRequest) (*musterv1.ReportLogResponse, error) {
+func (s *service) ReportLog(ctx context.Context, req *musterv1.ReportLogRequest) (*musterv1.ReportLogResponse, error) {
 	e := req.GetEntry()
 	if e == nil {
 		e = &musterv1.LogEntry{}
@@ -123,10 +124,11 @@ func (s *Service) ReportLog(_ context.Context, req *musterv1.ReportLogRequest) (
 	if err := s.m.ReportLog(e); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "log")
 	return &musterv1.ReportLogResponse{}, nil
 }
 
-func (s *Service) ReportCompletion(_ context.Context, req *musterv1.ReportCompletionRequest) (*musterv1.ReportCompletionResponse, error) {
+func (s *service) ReportCompletion(ctx context.Context, req *musterv1.ReportCompletionRequest) (*musterv1.ReportCompletionResponse, error) {
 	e := req.GetCompletion()
 	if e == nil {
 		e = &musterv1.CompletedExtraction{}
@@ -140,25 +142,27 @@ func (s *Service) ReportCompletion(_ context.Context, req *musterv1.ReportComple
 	if err := s.m.ReportCompletion(e); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "completion")
 	return &musterv1.ReportCompletionResponse{}, nil
 }
 
-func (s *Service) Heartbeat(_ context.Context, req *musterv1.HeartbeatRequest) (*musterv1.HeartbeatResponse, error) {
+func (s *service) Heartbeat(ctx context.Context, req *musterv1.HeartbeatRequest) (*musterv1.HeartbeatResponse, error) {
 	if err := validate.First(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
 		return nil, toStatus(err)
 	}
 	if err := s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType()); err != nil {
 		return nil, toStatus(err)
 	}
+	s.metrics.countUpdate(ctx, "heartbeat")
 	return &musterv1.HeartbeatResponse{}, nil
 }
 
 // Report applies each update on the stream as it arrives. A bad update is
 // counted and skipped rather than ending the stream, so one bad message
 // cannot cost a worker the updates queued behind it.
-func (s *Service) Report(stream musterv1.MonitoringService_ReportServer) error {
+func (s *service) Report(stream musterv1.MonitoringService_ReportServer) error {
 	var resp musterv1.ReportResponse
-	ctx := stream.Context()
+	ctx := context.WithValue(stream.Context(), streamedKey{}, true)
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -178,7 +182,7 @@ func (s *Service) Report(stream musterv1.MonitoringService_ReportServer) error {
 
 // apply routes one streamed update through the unary handler of its kind,
 // so streamed and unary updates meet the same rules.
-func (s *Service) apply(ctx context.Context, req *musterv1.ReportRequest) error {
+func (s *service) apply(ctx context.Context, req *musterv1.ReportRequest) error {
 	id := req.GetWorkerId()
 	var err error
 	switch u := req.GetUpdate().(type) {
@@ -202,7 +206,7 @@ func (s *Service) apply(ctx context.Context, req *musterv1.ReportRequest) error 
 	return err
 }
 
-func (s *Service) GetWorker(_ context.Context, req *musterv1.GetWorkerRequest) (*musterv1.GetWorkerResponse, error) {
+func (s *service) GetWorker(_ context.Context, req *musterv1.GetWorkerRequest) (*musterv1.GetWorkerResponse, error) {
 	if err := validate.WorkerID("worker_id", req.GetWorkerId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -213,18 +217,18 @@ func (s *Service) GetWorker(_ context.Context, req *musterv1.GetWorkerRequest) (
 	return &musterv1.GetWorkerResponse{Worker: w}, nil
 }
 
-func (s *Service) ListWorkers(context.Context, *musterv1.ListWorkersRequest) (*musterv1.ListWorkersResponse, error) {
+func (s *service) ListWorkers(context.Context, *musterv1.ListWorkersRequest) (*musterv1.ListWorkersResponse, error) {
 	return &musterv1.ListWorkersResponse{Workers: s.m.Workers(), AggregateMode: s.m.AggregateMode()}, nil
 }
 
-func (s *Service) GetAggregate(context.Context, *musterv1.GetAggregateRequest) (*musterv1.GetAggregateResponse, error) {
+func (s *service) GetAggregate(context.Context, *musterv1.GetAggregateRequest) (*musterv1.GetAggregateResponse, error) {
 	return &musterv1.GetAggregateResponse{Aggregate: s.m.Aggregate()}, nil
 }
 
 // legacyRecent is how many events the legacy status document carries.
 const legacyRecent = 10
 
-func (s *Service) GetStatus(context.Context, *musterv1.GetStatusRequest) (*musterv1.GetStatusResponse, error) {
+func (s *service) GetStatus(context.Context, *musterv1.GetStatusRequest) (*musterv1.GetStatusResponse, error) {
 	agg := s.m.Aggregate()
 	errs, _, completions := s.m.Recent(legacyRecent)
 	cpu, mem := s.host()
@@ -246,7 +250,7 @@ func (s *Service) GetStatus(context.Context, *musterv1.GetStatusRequest) (*muste
 	}, nil
 }
 
-func (s *Service) ForgetWorker(_ context.Context, req *musterv1.ForgetWorkerRequest) (*musterv1.ForgetWorkerResponse, error) {
+func (s *service) ForgetWorker(_ context.Context, req *musterv1.ForgetWorkerRequest) (*musterv1.ForgetWorkerResponse, error) {
 	if err := validate.WorkerID("worker_id", req.GetWorkerId()); err != nil {
 		return nil, toStatus(err)
 	}
@@ -256,7 +260,7 @@ func (s *Service) ForgetWorker(_ context.Context, req *musterv1.ForgetWorkerRequ
 	return &musterv1.ForgetWorkerResponse{}, nil
 }
 
-func (s *Service) SetMode(_ context.Context, req *musterv1.SetModeRequest) (*musterv1.SetModeResponse, error) {
+func (s *service) SetMode(_ context.Context, req *musterv1.SetModeRequest) (*musterv1.SetModeResponse, error) {
 	switch req.GetMode() {
 	case "aggregate":
 		s.m.SetAggregateMode(true)
@@ -270,7 +274,7 @@ func (s *Service) SetMode(_ context.Context, req *musterv1.SetModeRequest) (*mus
 
 // Watch sends a snapshot, then batches of changes, at most one batch per
 // watchInterval so that bursts coalesce.
-func (s *Service) Watch(req *musterv1.WatchRequest, stream musterv1.MonitoringService_WatchServer) error {
+func (s *service) Watch(req *musterv1.WatchRequest, stream musterv1.MonitoringService_WatchServer) error {
 	if err := validate.OptionalWorkerID("worker_id", req.GetWorkerId()); err != nil {
 		return toStatus(err)
 	}

@@ -56,6 +56,11 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 		return cfg, fmt.Errorf("MUSTER_MAX_WORKERS: %w", err)
 	}
 	fs.IntVar(&cfg.MaxWorkers, "max-workers", maxWorkers, "cap on known workers; when full of fresh ones, new workers get 429")
+	perWorker, err := strconv.Atoi(env("metrics-per-worker", "0"))
+	if err != nil {
+		return cfg, fmt.Errorf("MUSTER_METRICS_PER_WORKER: %w", err)
+	}
+	fs.IntVar(&cfg.MetricsPerWorker, "metrics-per-worker", perWorker, "per-worker series in /metrics for at most this many workers (0: none)")
 	fs.StringVar(&cfg.LegacyWorkerID, "legacy-worker-id", env("legacy-worker-id", "legacy"), "worker id of updates on the legacy paths")
 	corsOrigins := fs.String("cors-origin", env("cors-origin", ""), "comma-separated origins admitted by CORS and the WebSocket origin check (default none)")
 	fs.StringVar(&cfg.AuthToken, "auth-token", env("auth-token", ""), "bearer token required on every write (default none: open)")

@@ -95,6 +95,9 @@ func (w *Watcher) Next(ctx context.Context) ([]*musterv1.WatchResponse, error) {
 			return nil, ErrClosed
 		}
 		if !w.started || m.feed.seq-w.cursor >= uint64(len(m.feed.entries)) {
+			if w.started {
+				m.resyncs++ // fell behind the feed
+			}
 			w.cursor, w.started = m.feed.seq, true
 			snap := m.snapshot(w.focus)
 			m.mu.Unlock()
@@ -132,6 +135,13 @@ func (m *Manager) Close() {
 		close(m.feed.wake)
 		m.feed.wake = nil
 	}
+}
+
+// Closed reports whether Close was called.
+func (m *Manager) Closed() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.closed
 }
 
 func (m *Manager) snapshot(focus string) *musterv1.WatchSnapshot {

@@ -89,6 +89,7 @@ type Manager struct {
 
 	feed     feed
 	watchers int
+	resyncs  uint64
 	closed   bool
 
 	// dirty and forgotten record what changed since the last Flush.
@@ -497,6 +498,22 @@ func (m *Manager) Recent(n int) ([]*musterv1.ErrorEvent, []*musterv1.LogEntry, [
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.errors.newest(n), m.logs.newest(n), m.completions.newest(n)
+}
+
+// Stats are counts for monitoring Muster itself.
+type Stats struct {
+	Workers, Stale int
+	// Watchers is the number of open watches; Resyncs counts the times a
+	// watcher fell behind the feed and was sent a fresh snapshot.
+	Watchers int
+	Resyncs  uint64
+}
+
+// Stats returns the manager's counts.
+func (m *Manager) Stats() Stats {
+	m.begin()
+	defer m.mu.Unlock()
+	return Stats{Workers: len(m.workers), Stale: m.stale.Len(), Watchers: m.watchers, Resyncs: m.resyncs}
 }
 
 // Watchers returns the number of open watches.

@@ -94,4 +94,14 @@ func (s *File) Write(_ context.Context, puts []*musterv1.WorkerStatus, deletes [
 	})
 }
 
+// Ping checks that the database can still be read.
+func (s *File) Ping(context.Context) error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(workersBucket) == nil {
+			return errors.New("store: workers bucket missing")
+		}
+		return nil
+	})
+}
+
 func (s *File) Close() error { return s.db.Close() }

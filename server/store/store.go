@@ -19,6 +19,8 @@ type Store interface {
 	Load(ctx context.Context) ([]*musterv1.WorkerStatus, error)
 	// Write saves puts and deletes the workers named in deletes, as one batch.
 	Write(ctx context.Context, puts []*musterv1.WorkerStatus, deletes []string) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
 	// Close releases the store.
 	Close() error
 }
@@ -68,5 +70,7 @@ func (s *Memory) Write(_ context.Context, puts []*musterv1.WorkerStatus, deletes
 	}
 	return nil
 }
+
+func (s *Memory) Ping(context.Context) error { return nil }
 
 func (s *Memory) Close() error { return nil }
