@@ -13,15 +13,27 @@ help: ## Describe useful make targets
 build: ## Build musterd and muster into bin/
 	go build -o bin/ ./cmd/...
 
+.PHONY: dashboard
+dashboard: dashboard/node_modules ## Build the dashboard that musterd embeds (needs Node 20 and npm)
+	cd dashboard && npm run build
+
+dashboard/node_modules: dashboard/package-lock.json
+	cd dashboard && npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: chromium
+chromium: ## Install Debian's Chromium for the browser tests, if missing (as root)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
 .PHONY: demo
-demo: build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated fleet
+demo: dashboard build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated fleet
 	@# musterd in its own session: Ctrl-C stops the simulation first, then the trap stops musterd.
 	@setsid bin/musterd & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT; \
 	echo "dashboard: http://localhost:8000  (Ctrl-C stops)"; \
 	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000 || true
 
 .PHONY: test
-test: test-go test-python ## Run every test (Go with the race detector, Python client and compatibility suite)
+test: test-go test-python test-dashboard ## Run every test: Go (race detector), Python client and compatibility suite, dashboard unit and browser tests
 
 .PHONY: test-go
 test-go: ## Run the Go tests with the race detector
@@ -30,6 +42,10 @@ test-go: ## Run the Go tests with the race detector
 .PHONY: test-python
 test-python: build ## Run the Python client tests and the compatibility suite against bin/musterd
 	MUSTERD=$(CURDIR)/bin/musterd PYTHONPATH=python python3 -m unittest discover -s python/tests
+
+.PHONY: test-dashboard
+test-dashboard: dashboard/node_modules chromium ## Run the dashboard's unit tests and its browser tests in headless Chromium
+	cd dashboard && npm test && npm run e2e
 
 .PHONY: test-short
 test-short: ## Run the fast tests only

@@ -26,6 +26,7 @@ func startMuster(ctx context.Context) (addr string, stopped <-chan struct{}) {
 	go func() {
 		defer close(done)
 		err := server.Run(ctx, server.Config{
+			Store:       "memory",
 			HTTPAddr:    "127.0.0.1:0",
 			GRPCAddr:    "127.0.0.1:0",
 			Logger:      slog.New(slog.DiscardHandler),
