@@ -94,16 +94,20 @@ func TestStalledReadersDoNotHoldUpIngest(t *testing.T) {
 		t.Errorf("heap grew by %d MiB with stalled readers", grown>>20)
 	}
 
-	// The WebSocket feed could not keep up: the server closed it. Reading
-	// now drains what was buffered, then finds the close.
+	// The WebSocket feed could not keep up: the server dropped it. (Whether
+	// its close frame gets through depends on the socket buffers, so the
+	// counter is the evidence; reading drains what was buffered, then ends.)
 	readCtx, readCancel := context.WithTimeout(ctx, 30*time.Second)
 	defer readCancel()
 	for {
 		if _, _, err := ws.Read(readCtx); err != nil {
-			if websocket.CloseStatus(err) != websocket.StatusPolicyViolation {
-				t.Errorf("stalled WebSocket ended with %v, want a policy-violation close (too slow)", err)
+			if readCtx.Err() != nil {
+				t.Fatal("the stalled WebSocket was never dropped")
 			}
 			break
 		}
+	}
+	if _, body := get(t, s.HTTPURL+"/metrics"); !strings.Contains(body, "muster_websocket_dropped_total 1") {
+		t.Error("muster_websocket_dropped_total is not 1")
 	}
 }
