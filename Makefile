@@ -62,13 +62,13 @@ cases: build ## Replay the shared contract cases against the built musterd
 	python3 $(SHARED)/tools/run_cases.py --server "bin/musterd --http-addr={http} --grpc-addr={grpc} --store=memory" $(SHARED)/cases/*.json
 
 .PHONY: generate
-generate: ## Regenerate gen/ from proto/
+generate: ## Regenerate gen/ and the OpenAPI document from proto/
 	$(BUF) format -w
 	$(BUF) generate
 
 .PHONY: checkgenerate
-checkgenerate: generate ## Fail if gen/ or proto/ formatting drifted from what is committed
-	@test -z "$$(git status --porcelain -- gen proto)" || { git status --short -- gen proto; git diff -- gen proto | head -50; echo "gen/ is out of date: run make generate and commit"; exit 1; }
+checkgenerate: generate ## Fail if gen/, gateway/openapi or proto/ formatting drifted from what is committed
+	@test -z "$$(git status --porcelain -- gen proto gateway/openapi)" || { git status --short -- gen proto gateway/openapi; git diff -- gen proto gateway/openapi | head -50; echo "generated code is out of date: run make generate and commit"; exit 1; }
 
 .PHONY: lint
 lint: ## buf lint and format, go vet, gofmt

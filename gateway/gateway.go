@@ -82,6 +82,8 @@ func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler
 	// and API paths must never fall through to the dashboard.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case r.URL.Path == "/api/monitoring/openapi.json":
+			serveOpenAPI(w, r)
 		case strings.HasPrefix(r.URL.Path, "/api/"):
 			apiHandler.ServeHTTP(w, r)
 		case r.URL.Path == "/ws/monitoring":
