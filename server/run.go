@@ -83,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLis = tls.NewListener(httpLis, serverTLS)
 	}
 	grpcSrv := grpc.NewServer(grpcOpts...)
-	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, mt, procHostStats()))
+	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, localWriter{m}, mt, procHostStats()))
 	health := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, health)
 	reflection.Register(grpcSrv) // so that grpcurl works without the proto files

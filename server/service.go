@@ -19,7 +19,8 @@ import (
 type service struct {
 	musterv1.UnimplementedMonitoringServiceServer
 
-	m       *manager.Manager
+	m       *manager.Manager // reads
+	write   writer           // writes
 	metrics *metrics
 	started time.Time
 	host    hostStats
@@ -31,8 +32,29 @@ type service struct {
 // hostStats reports the host's CPU and memory use in percent.
 type hostStats func() (cpu, memory float64)
 
-func newService(m *manager.Manager, mt *metrics, host hostStats) *service {
-	return &service{m: m, metrics: mt, started: m.Options().Now(), host: host, watchInterval: 50 * time.Millisecond}
+func newService(m *manager.Manager, w writer, mt *metrics, host hostStats) *service {
+	return &service{m: m, write: w, metrics: mt, started: m.Options().Now(), host: host, watchInterval: 50 * time.Millisecond}
+}
+
+// writer takes the writes the service accepted: straight into the manager,
+// or into the replication log that applies them to every replica's
+// manager in the same order.
+type writer interface {
+	Update(ctx context.Context, req *musterv1.ReportRequest) error
+	Forget(ctx context.Context, workerID string) error
+	SetAggregateMode(ctx context.Context, on bool) error
+}
+
+// localWriter writes to this process's manager only.
+type localWriter struct{ m *manager.Manager }
+
+func (w localWriter) Update(_ context.Context, req *musterv1.ReportRequest) error {
+	return w.m.Apply(req)
+}
+func (w localWriter) Forget(_ context.Context, id string) error { return w.m.Forget(id) }
+func (w localWriter) SetAggregateMode(_ context.Context, on bool) error {
+	w.m.SetAggregateMode(on)
+	return nil
 }
 
 // toStatus maps domain and validation errors to gRPC status errors; it is
@@ -63,7 +85,7 @@ func (s *service) UpdateExtractionStatus(ctx context.Context, req *musterv1.Upda
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.ExtractionStatus("status", req.GetStatus())); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.UpdateExtractionStatus(req.GetWorkerId(), req.GetStatus()); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: req.GetWorkerId(), Update: &musterv1.ReportRequest_ExtractionStatus{ExtractionStatus: req.GetStatus()}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "extraction_status")
@@ -74,7 +96,7 @@ func (s *service) UpdateCircuitBreakers(ctx context.Context, req *musterv1.Updat
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.CircuitBreakers("circuit_breakers", req.GetCircuitBreakers())); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.UpdateCircuitBreakers(req.GetWorkerId(), req.GetCircuitBreakers()); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: req.GetWorkerId(), Update: &musterv1.ReportRequest_CircuitBreakers{CircuitBreakers: &musterv1.CircuitBreakers{Breakers: req.GetCircuitBreakers()}}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "circuit_breakers")
@@ -85,7 +107,7 @@ func (s *service) UpdatePerformance(ctx context.Context, req *musterv1.UpdatePer
 	if err := validate.First(validate.OptionalWorkerID("worker_id", req.GetWorkerId()), validate.Performance("metrics", req.GetMetrics())); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.UpdatePerformance(req.GetWorkerId(), req.GetMetrics()); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: req.GetWorkerId(), Update: &musterv1.ReportRequest_Performance{Performance: req.GetMetrics()}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "performance")
@@ -103,7 +125,7 @@ func (s *service) ReportError(ctx context.Context, req *musterv1.ReportErrorRequ
 	if err := validate.ErrorEvent("error", e); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.ReportError(e); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: e.GetWorkerId(), Update: &musterv1.ReportRequest_Error{Error: e}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "error")
@@ -121,7 +143,7 @@ func (s *service) ReportLog(ctx context.Context, req *musterv1.ReportLogRequest)
 	if err := validate.LogEntry("entry", e); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.ReportLog(e); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: e.GetWorkerId(), Update: &musterv1.ReportRequest_Log{Log: e}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "log")
@@ -139,7 +161,7 @@ func (s *service) ReportCompletion(ctx context.Context, req *musterv1.ReportComp
 	if err := validate.CompletedExtraction("completion", e); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.ReportCompletion(e); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: e.GetWorkerId(), Update: &musterv1.ReportRequest_Completion{Completion: e}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "completion")
@@ -150,7 +172,7 @@ func (s *service) Heartbeat(ctx context.Context, req *musterv1.HeartbeatRequest)
 	if err := validate.First(validate.WorkerID("worker_id", req.GetWorkerId()), validate.WorkerType("worker_type", req.GetWorkerType())); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.Heartbeat(req.GetWorkerId(), req.GetWorkerType()); err != nil {
+	if err := s.write.Update(ctx, &musterv1.ReportRequest{WorkerId: req.GetWorkerId(), Update: &musterv1.ReportRequest_Heartbeat{Heartbeat: &musterv1.Heartbeat{WorkerType: req.GetWorkerType()}}}); err != nil {
 		return nil, toStatus(err)
 	}
 	s.metrics.countUpdate(ctx, "heartbeat")
@@ -250,24 +272,22 @@ func (s *service) GetStatus(context.Context, *musterv1.GetStatusRequest) (*muste
 	}, nil
 }
 
-func (s *service) ForgetWorker(_ context.Context, req *musterv1.ForgetWorkerRequest) (*musterv1.ForgetWorkerResponse, error) {
+func (s *service) ForgetWorker(ctx context.Context, req *musterv1.ForgetWorkerRequest) (*musterv1.ForgetWorkerResponse, error) {
 	if err := validate.WorkerID("worker_id", req.GetWorkerId()); err != nil {
 		return nil, toStatus(err)
 	}
-	if err := s.m.Forget(req.GetWorkerId()); err != nil {
+	if err := s.write.Forget(ctx, req.GetWorkerId()); err != nil {
 		return nil, toStatus(err)
 	}
 	return &musterv1.ForgetWorkerResponse{}, nil
 }
 
-func (s *service) SetMode(_ context.Context, req *musterv1.SetModeRequest) (*musterv1.SetModeResponse, error) {
-	switch req.GetMode() {
-	case "aggregate":
-		s.m.SetAggregateMode(true)
-	case "individual":
-		s.m.SetAggregateMode(false)
-	default:
+func (s *service) SetMode(ctx context.Context, req *musterv1.SetModeRequest) (*musterv1.SetModeResponse, error) {
+	if req.GetMode() != "aggregate" && req.GetMode() != "individual" {
 		return nil, toStatus(&validate.Error{Field: "mode", Reason: `must be "aggregate" or "individual"`})
+	}
+	if err := s.write.SetAggregateMode(ctx, req.GetMode() == "aggregate"); err != nil {
+		return nil, toStatus(err)
 	}
 	return &musterv1.SetModeResponse{Mode: req.GetMode()}, nil
 }
