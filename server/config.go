@@ -12,8 +12,9 @@ type Config struct {
 	HTTPAddr string
 	// GRPCAddr is where the gRPC API listens. Default ":9090".
 	GRPCAddr string
-	// Store names the state store: "file" (durable, in DataDir) or
-	// "memory". Default "file".
+	// Store names where the fleet is kept besides memory: "file" (durable,
+	// in DataDir), "memory", or "redis://host:port/db" (shared by several
+	// replicas). Default "file".
 	Store string
 	// DataDir is where the file store keeps its database. Default "./muster-data".
 	DataDir string

@@ -13,7 +13,6 @@ import (
 	"github.com/musterhq/muster/gateway"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
 	"github.com/musterhq/muster/server/manager"
-	"github.com/musterhq/muster/server/store"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -30,16 +29,12 @@ const flushInterval = time.Second
 
 // Run serves Muster until ctx ends, then shuts down in a fixed order: the
 // watches end, HTTP drains, gRPC stops gracefully (bounded by
-// ShutdownTimeout), and the store gets a final flush.
+// ShutdownTimeout), and the store gets a final flush (deferred, so it
+// happens on every return).
 func Run(ctx context.Context, cfg Config) error {
 	cfg.setDefaults()
 	log := cfg.Logger
 
-	st, err := store.Open(cfg.Store, cfg.DataDir)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
 	m := manager.New(manager.Options{
 		StaleAfter:     cfg.StaleAfter,
 		ForgetAfter:    cfg.ForgetAfter,
@@ -47,11 +42,14 @@ func Run(ctx context.Context, cfg Config) error {
 		MaxWorkers:     cfg.MaxWorkers,
 		Now:            cfg.Now,
 	})
-	saved, err := st.Load(ctx)
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mt := newMetrics(reg, m, cfg.MetricsPerWorker)
+	state, err := openBackend(ctx, cfg, m, mt, log)
 	if err != nil {
-		return fmt.Errorf("load store: %w", err)
+		return err
 	}
-	m.Restore(saved)
+	defer state.close()
 
 	grpcLis, err := net.Listen("tcp", cfg.GRPCAddr)
 	if err != nil {
@@ -64,9 +62,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer httpLis.Close()
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	mt := newMetrics(reg, m, cfg.MetricsPerWorker)
 	auth := newAuthenticator(cfg.AuthToken, cfg.ReadToken)
 	grpcOpts := []grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(recoverUnary(log), mt.unary(), auth.unary()),
@@ -83,7 +78,7 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLis = tls.NewListener(httpLis, serverTLS)
 	}
 	grpcSrv := grpc.NewServer(grpcOpts...)
-	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, localWriter{m}, mt, procHostStats()))
+	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, state.write, mt, procHostStats()))
 	health := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, health)
 	reflection.Register(grpcSrv) // so that grpcurl works without the proto files
@@ -104,7 +99,7 @@ func Run(ctx context.Context, cfg Config) error {
 			if m.Closed() {
 				return errors.New("shutting down")
 			}
-			return st.Ping(ctx)
+			return state.ping(ctx)
 		},
 	}
 	if cfg.AllowLegacyUnauthenticated && cfg.AuthToken != "" {
@@ -125,18 +120,6 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
 	}
 
-	flush := func() {
-		puts, deletes := m.TakeChanges()
-		if len(puts) == 0 && len(deletes) == 0 {
-			return
-		}
-		start := time.Now()
-		if err := st.Write(context.WithoutCancel(ctx), puts, deletes); err != nil {
-			mt.storeErrors.Inc()
-			log.Error("store write failed", "err", err)
-		}
-		mt.storeFlush.Observe(time.Since(start).Seconds())
-	}
 	sweep := time.NewTicker(sweepInterval(cfg.StaleAfter))
 	defer sweep.Stop()
 	flushTick := time.NewTicker(flushInterval)
@@ -154,7 +137,7 @@ loop:
 		case <-sweep.C:
 			m.Sweep()
 		case <-flushTick.C:
-			flush()
+			state.sync()
 		}
 	}
 
@@ -173,7 +156,6 @@ loop:
 	case <-deadline.Done():
 		grpcSrv.Stop()
 	}
-	flush()
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, grpc.ErrServerStopped) {
 		return serveErr
 	}

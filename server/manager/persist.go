@@ -32,6 +32,18 @@ func (m *Manager) TakeChanges() (puts []*musterv1.WorkerStatus, deletes []string
 	return puts, deletes
 }
 
+// All returns the full status of every worker, as TakeChanges would if
+// every worker had changed.
+func (m *Manager) All() []*musterv1.WorkerStatus {
+	m.begin()
+	defer m.mu.Unlock()
+	out := make([]*musterv1.WorkerStatus, 0, len(m.workers))
+	for _, w := range m.workers {
+		out = append(out, w.full(-1))
+	}
+	return out
+}
+
 // Restore loads the workers a store saved into an empty manager at
 // startup. Their last-seen times are kept, so liveness resumes where it left
 // off: a worker silent for too long comes back stale, or not at all.
