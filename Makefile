@@ -21,6 +21,10 @@ dashboard/node_modules: dashboard/package-lock.json
 	cd dashboard && npm ci --no-audit --no-fund
 	@touch $@
 
+.PHONY: redis
+redis: ## Install Debian's redis-server for the replica tests, if missing (as root)
+	@command -v redis-server >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
 .PHONY: chromium
 chromium: ## Install Debian's Chromium for the browser tests, if missing (as root)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
@@ -36,7 +40,7 @@ demo: dashboard build ## Run musterd (dashboard on :8000, gRPC on :9090) with a 
 test: test-go test-python test-dashboard ## Run every test: Go (race detector), Python client and compatibility suite, dashboard unit and browser tests
 
 .PHONY: test-go
-test-go: ## Run the Go tests with the race detector
+test-go: redis ## Run the Go tests with the race detector (the replica tests start redis-server)
 	go test -race -count=1 ./...
 
 .PHONY: test-python

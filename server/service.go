@@ -8,6 +8,7 @@ import (
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
 	"github.com/musterhq/muster/server/manager"
+	"github.com/musterhq/muster/server/replica"
 	"github.com/musterhq/muster/server/validate"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc/codes"
@@ -74,6 +75,10 @@ func toStatus(err error) error {
 		return st.Err()
 	case errors.Is(err, manager.ErrNotFound):
 		return status.Error(codes.NotFound, err.Error())
+	case errors.Is(err, replica.ErrUnavailable):
+		return status.Error(codes.Unavailable, err.Error())
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return status.FromContextError(err).Err()
 	case errors.Is(err, manager.ErrFull):
 		return status.Error(codes.ResourceExhausted, "too many workers: every known worker is fresh (the cap is --max-workers)")
 	default:
