@@ -37,7 +37,7 @@ func FuzzManagerOps(f *testing.F) {
 	f.Add(make([]byte, 512))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fl := newFleet(t, 0, manager.Options{
-			StaleAfter: staleAfter, ForgetAfter: 2 * time.Hour, MaxWorkers: 30,
+			StaleAfter: staleAfter, ForgetAfter: 2 * time.Hour,
 			ErrorsPerWorker: 2, LogsPerWorker: 2, CompletionsPerWorker: 2, FleetEvents: 4,
 		})
 		fl.rng = rand.New(&byteSource{data: data, rest: rand.NewPCG(uint64(len(data)), 1)})
