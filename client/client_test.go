@@ -478,6 +478,70 @@ func TestServerDown(t *testing.T) {
 	})
 }
 
+// TestServerHangs: a server that accepts connections and never answers
+// (the deployed Python client's failure mode) must not hold the worker up.
+func TestServerHangs(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			conn, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, conn) // never read, never answered
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		lis.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+
+	c, err := New(lis.Addr().String(), WithLogger(discard), WithHeartbeatInterval(10*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 5000 {
+			c.Log("INFO", "test", "line")
+			c.UpdatePerformance(&musterv1.PerformanceMetrics{QueueSize: int64(i)})
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(guard):
+		t.Fatal("updates blocked on a hanging server")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := c.Flush(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Flush = %v, want context.DeadlineExceeded", err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- c.Close() }()
+	select {
+	case <-closed:
+	case <-time.After(guard):
+		t.Fatal("Close blocked on a hanging server")
+	}
+	if st := c.Stats(); st.Sent != 0 || st.Dropped == 0 {
+		t.Errorf("stats = %+v, want nothing sent and the overflow dropped", st)
+	}
+}
+
 func TestCloseWithNothingPending(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "127.0.0.1:0")
