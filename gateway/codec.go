@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/grpc-ecosystem/grpc-gateway/v2/runtime"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -62,6 +64,14 @@ func appendAny(b []byte, v any) ([]byte, error) {
 	case proto.Message:
 		return appendMessage(b, x.ProtoReflect()), nil
 	case map[string]proto.Message:
+		if st, ok := x["error"].(*spb.Status); ok && len(x) == 1 {
+			// A streamed error (grpc-gateway's {"error": ...} chunk) in the
+			// same shape as every other error answer.
+			_, body := newErrorBody(status.ErrorProto(st))
+			b = append(b, `{"error":`...)
+			b, err := appendAny(b, body)
+			return append(b, '}'), err
+		}
 		generic := make(map[string]any, len(x))
 		for k, m := range x {
 			generic[k] = m

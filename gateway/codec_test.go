@@ -190,6 +190,11 @@ func TestEncodeLegacyShapes(t *testing.T) {
 			want: `{"status":"success"}`,
 		},
 		{
+			name: "streamed error in the usual error shape",
+			v:    map[string]proto.Message{"error": status.New(codes.Unauthenticated, "invalid bearer token").Proto()},
+			want: `{"error":{"code":401,"status":"UNAUTHENTICATED","message":"invalid bearer token"}}`,
+		},
+		{
 			name: "stream chunk",
 			v:    map[string]any{"result": &musterv1.WatchResponse{Event: &musterv1.WatchResponse_WorkerRemoved{WorkerRemoved: "w1"}}},
 			want: `{"result":{"worker_removed":"w1"}}`,

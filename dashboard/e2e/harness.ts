@@ -65,8 +65,10 @@ export class Musterd {
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`musterd exited (${proc.exitCode}):\n${this.output}`);
       try {
+        // 401: up, and wanting a token (--read-token).
         const r = await fetch(`${this.url}/api/monitoring/workers`);
-        if (r.ok) return;
+        await r.arrayBuffer();
+        if (r.ok || r.status === 401) return;
       } catch {
         // not listening yet
       }
@@ -96,6 +98,19 @@ export class Musterd {
     });
     if (!r.ok) throw new Error(`POST ${path}: ${r.status} ${await r.text()}`);
     await r.arrayBuffer();
+  }
+
+  /** get reads an API path (with a bearer token when given) and returns the status and the JSON body. */
+  async get(path: string, token?: string): Promise<{ status: number; body: unknown }> {
+    const r = await fetch(`${this.url}/api/monitoring/${path}`, { headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const text = await r.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not JSON: keep the text
+    }
+    return { status: r.status, body };
   }
 
   status(id: string, s: Partial<ExtractionBody>): Promise<void> {

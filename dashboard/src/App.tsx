@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState, useSyncExternalStore } from "react";
+import { useCallback, useEffect, useId, useRef, useState, useSyncExternalStore, type FormEvent } from "react";
 import { WorkerSelector } from "./components/WorkerSelector";
 import type { Connection, LiveStore } from "./store";
 import { parseRoute, routeHash } from "./route";
@@ -51,6 +51,12 @@ function ConnectionBadge({ conn, now, onRetry }: { conn: Connection; now: number
         </span>
       );
     }
+    case "auth":
+      return (
+        <span className="conn conn-wait" role="status" data-testid="connection" data-state="auth" title={conn.reason}>
+          <i aria-hidden="true" /> Access token needed
+        </span>
+      );
     case "failed":
       return (
         <span className="conn conn-down" role="status" data-testid="connection" data-state="failed" title={conn.reason}>
@@ -58,6 +64,56 @@ function ConnectionBadge({ conn, now, onRetry }: { conn: Connection; now: number
         </span>
       );
   }
+}
+
+/**
+ * TokenForm asks for the read token when the server answered 401; refused
+ * says the token just tried was wrong.
+ */
+export function TokenForm({ refused, reason, onSubmit }: { refused: boolean; reason: string; onSubmit: (token: string) => void }) {
+  const [value, setValue] = useState("");
+  const input = useRef<HTMLInputElement>(null);
+  const id = useId();
+  useEffect(() => input.current?.focus(), [refused]);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (value.trim()) onSubmit(value);
+  };
+  return (
+    <main className="view">
+      <form className="auth-form" aria-labelledby={`${id}-title`} aria-describedby={`${id}-help`} onSubmit={submit} data-testid="token-form">
+        <h1 id={`${id}-title`}>Access token required</h1>
+        <p id={`${id}-help`} className="muted">
+          This Muster server needs an access token (its read token) to show the fleet. It is kept in this browser until you sign out.
+        </p>
+        {refused && (
+          <p role="alert" className="auth-error" id={`${id}-error`} data-testid="token-error">
+            The server refused that token{reason ? ` (${reason})` : ""}. Check it and try again.
+          </p>
+        )}
+        <label htmlFor={`${id}-token`}>Access token</label>
+        <div className="auth-row">
+          <input
+            ref={input}
+            id={`${id}-token`}
+            name="token"
+            className="input"
+            type="password"
+            autoComplete="current-password"
+            spellCheck={false}
+            required
+            aria-invalid={refused || undefined}
+            aria-describedby={refused ? `${id}-error` : undefined}
+            value={value}
+            onChange={(e) => setValue(e.target.value)}
+          />
+          <button type="submit" className="btn btn-primary">
+            Connect
+          </button>
+        </div>
+      </form>
+    </main>
+  );
 }
 
 export function App({ store }: { store: LiveStore }) {
@@ -96,12 +152,19 @@ export function App({ store }: { store: LiveStore }) {
         <WorkerSelector workers={view.state.workers} selected={route} onSelect={select} />
         <div className="topbar-right">
           <ConnectionBadge conn={view.conn} now={view.now} onRetry={() => store.reconnectNow()} />
+          {view.signedIn && (
+            <button type="button" className="btn btn-ghost" onClick={() => store.signOut()} title="Forget the access token kept in this browser">
+              Sign out
+            </button>
+          )}
           <button type="button" className="btn btn-ghost" onClick={cycleTheme} aria-label={`Theme: ${theme}. Change theme`} title={`Theme: ${theme}`}>
             {theme === "system" ? "◐ Auto" : theme === "light" ? "☀ Light" : "☾ Dark"}
           </button>
         </div>
       </header>
-      {!view.state.synced && view.state.snapshots === 0 ? (
+      {view.conn.kind === "auth" ? (
+        <TokenForm refused={view.conn.refused} reason={view.conn.reason} onSubmit={(t) => store.setToken(t)} />
+      ) : !view.state.synced && view.state.snapshots === 0 ? (
         <main className="view">
           <p className="empty">Connecting to Muster…</p>
         </main>

@@ -2,6 +2,11 @@
 // reader, queues what arrives and applies it once per animation frame,
 // reconnects with backoff and resyncs from the fresh snapshot each new
 // stream starts with. React reads it through useSyncExternalStore.
+//
+// Every API fetch goes through api(), which sends the read token (auth.ts)
+// when there is one. A 401 stops the stream and asks for a token (conn
+// "auth"); a token the server refused is forgotten, one it accepted is kept.
+import { errorMessage, localTokenStore, normalizeToken, withBearer, type TokenStore } from "./auth";
 import { applyBatch, initialState, setFocus, tick, type DashboardState } from "./state";
 import type { WatchLine, WatchResponse } from "./types";
 
@@ -9,13 +14,17 @@ export type Connection =
   | { kind: "connecting"; attempt: number }
   | { kind: "live"; since: number }
   | { kind: "reconnecting"; attempt: number; retryAt: number; reason: string }
-  | { kind: "failed"; reason: string };
+  | { kind: "failed"; reason: string }
+  /** The server wants a read token: none was sent, or (refused) the one sent was wrong. */
+  | { kind: "auth"; refused: boolean; reason: string };
 
 export interface View {
   state: DashboardState;
   conn: Connection;
   /** Wall clock, advanced once a second, for "12 s ago" labels. */
   now: number;
+  /** A read token is in use (offer to forget it). */
+  signedIn: boolean;
 }
 
 /** Backoff before reconnect attempt n (1-based): 0.5 s doubling to 10 s, ±20 % jitter. */
@@ -43,10 +52,16 @@ export class LiveStore {
   private clock: ReturnType<typeof setInterval> | null = null;
   private attempt = 0;
   private generation = 0;
+  private token: string | null;
+  private readonly tokens: TokenStore;
+  private readonly baseUrl: string;
   readonly stats: Stats = { messages: 0, batches: 0, snapshots: 0, applyMs: 0, maxApplyMs: 0 };
 
-  constructor(private readonly baseUrl = "") {
-    this.view = { state: initialState(), conn: { kind: "connecting", attempt: 1 }, now: Date.now() };
+  constructor(baseUrl = "", tokens: TokenStore = localTokenStore()) {
+    this.baseUrl = baseUrl;
+    this.tokens = tokens;
+    this.token = tokens.load();
+    this.view = { state: initialState(), conn: { kind: "connecting", attempt: 1 }, now: Date.now(), signedIn: this.token !== null };
   }
 
   getView = (): View => this.view;
@@ -71,7 +86,61 @@ export class LiveStore {
     if (id === this.view.state.focus && this.abort) return;
     this.queue = [];
     this.set({ ...this.view, state: setFocus(this.view.state, id) });
+    if (this.view.conn.kind === "auth") return; // connects once there is a token
     this.reconnectNow();
+  }
+
+  /** setToken tries a read token (as typed; "Bearer " and spaces are dropped) and reconnects with it. */
+  setToken(input: string): void {
+    const token = normalizeToken(input);
+    if (!token) return;
+    this.token = token;
+    this.set({ ...this.view, signedIn: true });
+    this.reconnectNow();
+  }
+
+  /** signOut forgets the token, here and in storage, drops what it showed and reconnects without it. */
+  signOut(): void {
+    this.token = null;
+    this.tokens.clear();
+    this.queue = [];
+    this.set({ ...this.view, signedIn: false, state: initialState(this.view.state.focus) });
+    this.reconnectNow();
+  }
+
+  /**
+   * api fetches an API path with the read token. A 401 for the token in use
+   * switches to asking for one; an answer that succeeds with a token keeps it.
+   */
+  async api(path: string, init?: RequestInit): Promise<Response> {
+    const token = this.token;
+    const resp = await fetch(this.baseUrl + path, withBearer(init, token));
+    if (resp.status === 401) this.unauthorized(token, await errorMessage(resp.clone()));
+    else if (resp.ok && token !== null && token === this.token) this.tokens.save(token);
+    return resp;
+  }
+
+  private unauthorized(sent: string | null, reason: string): void {
+    if (sent !== this.token) return; // answers an older token; a newer one is being tried
+    const refused = sent !== null;
+    if (refused) {
+      this.token = null;
+      this.tokens.clear();
+    }
+    // Stop for good (no retries) until a token is given, and show nothing
+    // the server now refuses to show.
+    this.generation++;
+    this.abort?.abort();
+    this.abort = null;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.queue = [];
+    this.set({
+      ...this.view,
+      signedIn: false,
+      state: initialState(this.view.state.focus),
+      conn: { kind: "auth", refused, reason: reason || "HTTP 401" },
+    });
   }
 
   /** reconnectNow drops any stream or pending retry and connects at once. */
@@ -128,10 +197,12 @@ export class LiveStore {
 
   /** read runs one stream to its end and says why it ended (null: stop for good). */
   private async read(focus: string, signal: AbortSignal, gen: number): Promise<string | null> {
-    const url = `${this.baseUrl}/api/monitoring/watch${focus ? `?worker_id=${encodeURIComponent(focus)}` : ""}`;
-    const resp = await fetch(url, { signal, cache: "no-store", headers: { Accept: "application/json" } });
+    const path = `/api/monitoring/watch${focus ? `?worker_id=${encodeURIComponent(focus)}` : ""}`;
+    const resp = await this.api(path, { signal, cache: "no-store", headers: { Accept: "application/json" } });
+    if (resp.status === 401) return null; // api() asks for a token
     if (!resp.ok || !resp.body) {
-      const reason = `HTTP ${resp.status}${await errorMessage(resp)}`;
+      const msg = await errorMessage(resp);
+      const reason = `HTTP ${resp.status}${msg ? `: ${msg}` : ""}`;
       if (resp.status === 400) {
         this.setConn({ kind: "failed", reason });
         return null;
@@ -197,13 +268,4 @@ export class LiveStore {
     this.stats.maxApplyMs = Math.max(this.stats.maxApplyMs, ms);
     this.set({ ...this.view, state, now });
   };
-}
-
-async function errorMessage(resp: Response): Promise<string> {
-  try {
-    const body = (await resp.json()) as { message?: string };
-    return body.message ? `: ${body.message}` : "";
-  } catch {
-    return "";
-  }
 }
