@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/fakeclock"
 	"github.com/musterhq/muster/internal/testserver"
 	"github.com/musterhq/muster/server"
 	"go.uber.org/goleak"
@@ -226,24 +227,6 @@ func TestUpdatesArriveAfterFlush(t *testing.T) {
 	}
 }
 
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 func TestExtraction(t *testing.T) {
 	t.Parallel()
 	srv := startServer(t, "127.0.0.1:0")
@@ -276,7 +259,7 @@ func TestExtraction(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			id := "extraction-" + tt.name
-			clock := &fakeClock{now: t0}
+			clock := fakeclock.New(t0)
 			c := newClient(t, srv.GRPCAddr, WithWorkerID(id), withClock(clock.Now))
 
 			ex := c.StartExtraction("Diocese of Erie", 100)
@@ -363,7 +346,7 @@ func TestExtractionStatusValues(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			clock := &fakeClock{now: t0}
+			clock := fakeclock.New(t0)
 			// The status is computed when the update is made, so the
 			// client needs no server here.
 			c := newClient(t, deadAddr(t), withClock(clock.Now), WithWorkerID("w"))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/fakeclock"
 	"github.com/musterhq/muster/server/manager"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -932,7 +933,7 @@ type fleet struct {
 	t       *testing.T
 	rng     *rand.Rand
 	m       *manager.Manager
-	c       *fakeClock
+	c       *fakeclock.Clock
 	opts    manager.Options
 	workers map[string]*modelWorker
 	store   store

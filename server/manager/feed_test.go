@@ -9,6 +9,7 @@ import (
 	"time"
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/fakeclock"
 	"github.com/musterhq/muster/server/manager"
 	"google.golang.org/protobuf/proto"
 )
@@ -353,14 +354,14 @@ func TestWatchRemovals(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		do   func(m *manager.Manager, c *fakeClock)
+		do   func(m *manager.Manager, c *fakeclock.Clock)
 	}{
-		{"Forget", func(m *manager.Manager, _ *fakeClock) { _ = m.Forget("w2") }},
-		{"changed then forgotten", func(m *manager.Manager, _ *fakeClock) {
+		{"Forget", func(m *manager.Manager, _ *fakeclock.Clock) { _ = m.Forget("w2") }},
+		{"changed then forgotten", func(m *manager.Manager, _ *fakeclock.Clock) {
 			m.UpdateExtractionStatus("w2", ext(running, nil, 5, 5, 5))
 			_ = m.Forget("w2")
 		}},
-		{"forget_after", func(m *manager.Manager, c *fakeClock) {
+		{"forget_after", func(m *manager.Manager, c *fakeclock.Clock) {
 			c.Advance(forgetAfter / 2)
 			m.Heartbeat("w1", "")
 			c.Advance(forgetAfter/2 + time.Second)
@@ -442,11 +443,11 @@ func TestWatchWakes(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name string
-		do   func(m *manager.Manager, c *fakeClock)
+		do   func(m *manager.Manager, c *fakeclock.Clock)
 		want []string
 	}{
-		{"update", func(m *manager.Manager, _ *fakeClock) { m.Heartbeat("w2", "") }, []string{"w2"}},
-		{"sweep", func(m *manager.Manager, c *fakeClock) { c.Advance(staleAfter + time.Second); m.Sweep() }, []string{"w1"}},
+		{"update", func(m *manager.Manager, _ *fakeclock.Clock) { m.Heartbeat("w2", "") }, []string{"w2"}},
+		{"sweep", func(m *manager.Manager, c *fakeclock.Clock) { c.Advance(staleAfter + time.Second); m.Sweep() }, []string{"w1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/internal/fakeclock"
 	"github.com/musterhq/muster/server/manager"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/testing/protocmp"
@@ -46,28 +47,10 @@ const (
 	forgetAfter = time.Hour
 )
 
-// fakeClock is a manual clock, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // newManager returns a manager on a fake clock starting at t0. Unset
 // liveness options get the test defaults staleAfter and forgetAfter.
-func newManager(opts manager.Options) (*manager.Manager, *fakeClock) {
-	c := &fakeClock{now: t0}
+func newManager(opts manager.Options) (*manager.Manager, *fakeclock.Clock) {
+	c := fakeclock.New(t0)
 	opts.Now = c.Now
 	if opts.StaleAfter == 0 {
 		opts.StaleAfter = staleAfter
@@ -95,33 +78,33 @@ func ext(state musterv1.ExtractionState, diocese *string, processed, total int64
 }
 
 // op is one step of a scenario.
-type op func(m *manager.Manager, c *fakeClock)
+type op func(m *manager.Manager, c *fakeclock.Clock)
 
 func setStatus(id string, s *musterv1.ExtractionStatus) op {
-	return func(m *manager.Manager, _ *fakeClock) { m.UpdateExtractionStatus(id, s) }
+	return func(m *manager.Manager, _ *fakeclock.Clock) { m.UpdateExtractionStatus(id, s) }
 }
 
 func setBreakers(id string, b map[string]*musterv1.CircuitBreaker) op {
-	return func(m *manager.Manager, _ *fakeClock) { m.UpdateCircuitBreakers(id, b) }
+	return func(m *manager.Manager, _ *fakeclock.Clock) { m.UpdateCircuitBreakers(id, b) }
 }
 
 func setPerf(id string, p *musterv1.PerformanceMetrics) op {
-	return func(m *manager.Manager, _ *fakeClock) { m.UpdatePerformance(id, p) }
+	return func(m *manager.Manager, _ *fakeclock.Clock) { m.UpdatePerformance(id, p) }
 }
 
 func heartbeat(id string) op {
-	return func(m *manager.Manager, _ *fakeClock) { m.Heartbeat(id, "") }
+	return func(m *manager.Manager, _ *fakeclock.Clock) { m.Heartbeat(id, "") }
 }
 
 func advance(d time.Duration) op {
-	return func(_ *manager.Manager, c *fakeClock) { c.Advance(d) }
+	return func(_ *manager.Manager, c *fakeclock.Clock) { c.Advance(d) }
 }
 
 func forget(id string) op {
-	return func(m *manager.Manager, _ *fakeClock) { _ = m.Forget(id) }
+	return func(m *manager.Manager, _ *fakeclock.Clock) { _ = m.Forget(id) }
 }
 
-func run(m *manager.Manager, c *fakeClock, ops []op) {
+func run(m *manager.Manager, c *fakeclock.Clock, ops []op) {
 	for _, o := range ops {
 		o(m, c)
 	}
@@ -1142,7 +1125,7 @@ func (s store) list() []*musterv1.WorkerStatus {
 }
 
 // populate gives m a varied fleet; it returns the time of the last update.
-func populate(m *manager.Manager, c *fakeClock) {
+func populate(m *manager.Manager, c *fakeclock.Clock) {
 	m.UpdateExtractionStatus("w1", &musterv1.ExtractionStatus{
 		Status: running, CurrentDiocese: ptr("A"), ParishesProcessed: 100, TotalParishes: 300, SuccessRate: 90,
 		StartedAt: at(-2 * time.Hour), EstimatedCompletion: at(time.Hour),
