@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -20,6 +21,14 @@ type backend struct {
 	ping  func(context.Context) error
 	sync  func() // about once a second, from Run's loop
 	close func() // after shutdown: final flush, release
+}
+
+// redacted is a store spec fit for logs: a Redis URL without its password.
+func redacted(spec string) string {
+	if u, err := url.Parse(spec); err == nil && u.User != nil {
+		return u.Redacted()
+	}
+	return spec
 }
 
 func isRedis(spec string) bool {

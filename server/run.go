@@ -115,7 +115,7 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	go func() { errc <- grpcSrv.Serve(grpcLis) }()
 	go func() { errc <- httpSrv.Serve(httpLis) }()
-	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", cfg.Store, "data_dir", cfg.DataDir, "tls", cfg.TLSCert != "")
+	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", redacted(cfg.Store), "data_dir", cfg.DataDir, "tls", cfg.TLSCert != "")
 	if cfg.OnListening != nil {
 		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
 	}
