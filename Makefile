@@ -55,6 +55,12 @@ test-dashboard: dashboard/node_modules chromium ## Run the dashboard's unit test
 test-short: ## Run the fast tests only
 	go test -race -short ./...
 
+.PHONY: bench
+bench: build ## Go benchmarks (manager at 10..100,000 workers, codec) and a short load run against baselines
+	go test -run '^$$' -bench . -benchmem -benchtime=100000x ./server/manager
+	go test -run '^$$' -bench . -benchmem ./gateway
+	bin/muster bench --start --baselines --workers=1000 --duration=5s --warmup=1s
+
 FUZZTIME ?= 10s
 .PHONY: fuzz
 # Minimising each new interesting input can outlast a short -fuzztime, which

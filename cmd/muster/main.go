@@ -6,6 +6,7 @@
 //	muster forget ID          forget a worker now
 //	muster watch              a live terminal view of the fleet
 //	muster simulate [flags]   drive a simulated fleet against a server
+//	muster bench [flags]      measure a server under load, with baselines
 package main
 
 import (
@@ -26,6 +27,7 @@ commands:
   forget ID  forget a worker now
   watch      a live terminal view of the aggregate and the noisiest workers
   simulate   drive a simulated fleet of workers against a running musterd
+  bench      measure a musterd under load, against baselines in the same run
 
 The commands that read or manage the fleet take --grpc-addr, --token and --tls-ca.
 
@@ -56,6 +58,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return fleetCmd(ctx, "watch", 0, watchFleet, args[1:], stdout, stderr)
 	case "simulate":
 		return simulateCmd(ctx, args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
