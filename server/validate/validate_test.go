@@ -92,3 +92,15 @@ func attrs(n int) map[string]string {
 	}
 	return m
 }
+
+// BenchmarkValidUpdate is the hot path: a valid update builds no strings.
+func BenchmarkValidUpdate(b *testing.B) {
+	st := &musterv1.ExtractionStatus{Status: musterv1.ExtractionState_EXTRACTION_STATE_RUNNING, ParishesProcessed: 5, TotalParishes: 9, SuccessRate: 80}
+	breakers := map[string]*musterv1.CircuitBreaker{"webdriver": {State: musterv1.BreakerState_BREAKER_STATE_OPEN, TotalRequests: 9}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if validate.ExtractionStatus("status", st) != nil || validate.CircuitBreakers("circuit_breakers", breakers) != nil {
+			b.Fatal("invalid")
+		}
+	}
+}
