@@ -181,7 +181,7 @@ func (m *Manager) changesSince(cursor uint64, focus string) []*musterv1.WatchRes
 	slices.Sort(ids)
 	for _, id := range ids {
 		if w := m.workers[id]; w != nil {
-			out = append(out, &musterv1.WatchResponse{Event: &musterv1.WatchResponse_WorkerChanged{WorkerChanged: w.summary()}})
+			out = append(out, w.summaryMessage())
 		} else {
 			out = append(out, &musterv1.WatchResponse{Event: &musterv1.WatchResponse_WorkerRemoved{WorkerRemoved: id}})
 		}

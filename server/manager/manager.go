@@ -107,6 +107,9 @@ type worker struct {
 	stale      bool
 	forgotten  bool
 	elem       *list.Element
+	// watchMsg is the worker's summary as a watch message, built once per
+	// change and shared by every watcher (and read-only for all of them).
+	watchMsg *musterv1.WatchResponse
 
 	errors      ring[*musterv1.ErrorEvent]
 	logs        ring[*musterv1.LogEntry]
@@ -251,6 +254,9 @@ func (m *Manager) forget(w *worker) {
 
 // changed records that a worker's state changed, for watchers and the store.
 func (m *Manager) changed(id string) {
+	if w := m.workers[id]; w != nil {
+		w.watchMsg = nil
+	}
 	m.dirty[id] = struct{}{}
 	delete(m.forgotten, id)
 	m.feed.push(change{kind: changeWorker, workerID: id})
@@ -486,7 +492,7 @@ func (m *Manager) Workers() []*musterv1.WorkerSummary {
 func (m *Manager) summaries() []*musterv1.WorkerSummary {
 	out := make([]*musterv1.WorkerSummary, 0, len(m.workers))
 	for _, w := range m.workers {
-		out = append(out, w.summary())
+		out = append(out, w.summaryMessage().GetWorkerChanged())
 	}
 	sortSummaries(out)
 	return out
@@ -528,6 +534,14 @@ func (w *worker) health() musterv1.Health {
 		return musterv1.Health_HEALTH_STALE
 	}
 	return musterv1.Health_HEALTH_FRESH
+}
+
+// summaryMessage returns the cached watch message of the worker's summary.
+func (w *worker) summaryMessage() *musterv1.WatchResponse {
+	if w.watchMsg == nil {
+		w.watchMsg = &musterv1.WatchResponse{Event: &musterv1.WatchResponse_WorkerChanged{WorkerChanged: w.summary()}}
+	}
+	return w.watchMsg
 }
 
 func (w *worker) summary() *musterv1.WorkerSummary {
