@@ -43,10 +43,10 @@ type Options struct {
 }
 
 // New returns the HTTP handler: the REST facade under /api/, calling the
-// gRPC server over conn so that every interceptor applies to REST traffic
-// too, the old dashboard's WebSocket feed at /ws/monitoring, and the
+// gRPC service through conn, which must pass every request through the
+// server's interceptors (auth, metrics, recovery), the old dashboard's WebSocket feed at /ws/monitoring, and the
 // dashboard at /.
-func New(ctx context.Context, conn *grpc.ClientConn, opts Options) (http.Handler, error) {
+func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
 	}

@@ -63,8 +63,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer httpLis.Close()
 
 	auth := newAuthenticator(cfg.AuthToken, cfg.ReadToken)
+	unary := []grpc.UnaryServerInterceptor{recoverUnary(log), mt.unary(), auth.unary()}
 	grpcOpts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(recoverUnary(log), mt.unary(), auth.unary()),
+		grpc.ChainUnaryInterceptor(unary...),
 		grpc.ChainStreamInterceptor(recoverStream(log), mt.stream(), auth.stream()),
 	}
 	dialCreds := insecure.NewCredentials()
@@ -78,18 +79,20 @@ func Run(ctx context.Context, cfg Config) error {
 		httpLis = tls.NewListener(httpLis, serverTLS)
 	}
 	grpcSrv := grpc.NewServer(grpcOpts...)
-	musterv1.RegisterMonitoringServiceServer(grpcSrv, newService(m, state.write, mt, procHostStats()))
+	svc := newService(m, state.write, mt, procHostStats())
+	musterv1.RegisterMonitoringServiceServer(grpcSrv, svc)
 	health := health.NewServer()
 	healthpb.RegisterHealthServer(grpcSrv, health)
 	reflection.Register(grpcSrv) // so that grpcurl works without the proto files
 
-	// The gateway dials the real gRPC server, so REST traffic passes the
-	// same interceptors and streams work.
+	// The gateway calls the service through the same interceptors as gRPC
+	// clients: unary calls in-process, streams over a loopback connection.
 	conn, err := grpc.NewClient(loopback(grpcLis.Addr()), grpc.WithTransportCredentials(dialCreds))
 	if err != nil {
 		return fmt.Errorf("dial gateway: %w", err)
 	}
 	defer conn.Close()
+	gwConn := newInProcessConn(conn, &musterv1.MonitoringService_ServiceDesc, svc, unary...)
 	gwOpts := gateway.Options{
 		Dashboard:   dashboard.Handler(),
 		CORSOrigins: cfg.CORSOrigins,
@@ -106,7 +109,7 @@ func Run(ctx context.Context, cfg Config) error {
 		gwOpts.LegacyToken = cfg.AuthToken
 		log.Warn("legacy write paths accept requests without a token (--allow-legacy-unauthenticated)")
 	}
-	gw, err := gateway.New(ctx, conn, gwOpts)
+	gw, err := gateway.New(ctx, gwConn, gwOpts)
 	if err != nil {
 		return err
 	}
