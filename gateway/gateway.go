@@ -42,10 +42,11 @@ type Options struct {
 	LegacyToken string
 }
 
-// New returns the HTTP handler: the REST facade under /api/, calling the
-// gRPC service through conn, which must pass every request through the
-// server's interceptors (auth, metrics, recovery), the old dashboard's WebSocket feed at /ws/monitoring, and the
-// dashboard at /.
+// New returns the HTTP handler: the REST facade under /api/, the old
+// dashboard's WebSocket feed at /ws/monitoring, /metrics, /healthz,
+// /readyz, and the dashboard at /. It calls the gRPC service through conn,
+// which must pass every request through the server's interceptors (auth,
+// metrics, recovery).
 func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http.Handler, error) {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = DefaultMaxBodyBytes
@@ -67,7 +68,7 @@ func New(ctx context.Context, conn grpc.ClientConnInterface, opts Options) (http
 		runtime.WithErrorHandler(writeError),
 		runtime.WithForwardResponseRewriter(acknowledgeWrites),
 		runtime.WithRoutingErrorHandler(routingError),
-		// Lets the service count updates by transport.
+		// Lets the service count updates by transport (server/metrics.go).
 		runtime.WithMetadata(func(context.Context, *http.Request) metadata.MD {
 			return metadata.Pairs("x-muster-transport", "rest")
 		}),
