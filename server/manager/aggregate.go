@@ -157,13 +157,14 @@ func (a *aggregator) all(w *worker, sign int) {
 
 // syncActive keeps activeWorkers in step with isActive.
 func (a *aggregator) syncActive(w *worker) {
-	_, listed := a.activeWorkers[w.id]
 	switch active := isActive(w) && !w.forgotten; {
-	case active && !listed:
+	case active && !w.listedActive:
 		a.activeWorkers[w.id] = w
+		w.listedActive = true
 		a.derivedDirty = true
-	case !active && listed:
+	case !active && w.listedActive:
 		delete(a.activeWorkers, w.id)
+		w.listedActive = false
 		a.derivedDirty = true
 	}
 }

@@ -92,8 +92,8 @@ type Manager struct {
 	resyncs  uint64
 	closed   bool
 
-	// dirty and forgotten record what changed since the last Flush.
-	dirty     map[string]struct{}
+	// dirty and forgotten record what changed since the last TakeChanges.
+	dirty     []*worker
 	forgotten map[string]struct{}
 }
 
@@ -110,6 +110,10 @@ type worker struct {
 	// watchMsg is the worker's summary as a watch message, built once per
 	// change and shared by every watcher (and read-only for all of them).
 	watchMsg *musterv1.WatchResponse
+	// dirty: in Manager.dirty, changed since the last TakeChanges.
+	dirty bool
+	// listedActive: in the aggregator's activeWorkers.
+	listedActive bool
 
 	errors      ring[*musterv1.ErrorEvent]
 	logs        ring[*musterv1.LogEntry]
@@ -130,7 +134,6 @@ func New(opts Options) *Manager {
 		logs:          newRing[*musterv1.LogEntry](opts.FleetEvents),
 		completions:   newRing[*musterv1.CompletedExtraction](opts.FleetEvents),
 		feed:          newFeed(opts.FeedSize),
-		dirty:         map[string]struct{}{},
 		forgotten:     map[string]struct{}{},
 	}
 }
@@ -210,7 +213,7 @@ func (m *Manager) setStale(w *worker, stale bool) {
 	}
 	from.Remove(w.elem)
 	w.elem = to.PushBack(w)
-	m.changed(w.id)
+	m.changed(w)
 }
 
 // sweep applies every liveness transition due at now. The lists are ordered
@@ -247,19 +250,21 @@ func (m *Manager) forget(w *worker) {
 		m.fresh.Remove(w.elem)
 	}
 	delete(m.workers, w.id)
-	delete(m.dirty, w.id)
 	m.forgotten[w.id] = struct{}{}
 	m.feed.push(change{kind: changeRemoved, workerID: w.id})
 }
 
 // changed records that a worker's state changed, for watchers and the store.
-func (m *Manager) changed(id string) {
-	if w := m.workers[id]; w != nil {
-		w.watchMsg = nil
+func (m *Manager) changed(w *worker) {
+	w.watchMsg = nil
+	if !w.dirty {
+		w.dirty = true
+		m.dirty = append(m.dirty, w)
 	}
-	m.dirty[id] = struct{}{}
-	delete(m.forgotten, id)
-	m.feed.push(change{kind: changeWorker, workerID: id})
+	if len(m.forgotten) > 0 {
+		delete(m.forgotten, w.id)
+	}
+	m.feed.push(change{kind: changeWorker, workerID: w.id})
 }
 
 // Sweep applies liveness transitions that are due; the server calls it on a
@@ -293,7 +298,7 @@ func (m *Manager) UpdateExtractionStatus(id string, st *musterv1.ExtractionStatu
 	m.agg.extraction(w, 1)
 	m.agg.syncActive(w)
 	m.agg.statusChanged(w, old)
-	m.changed(w.id)
+	m.changed(w)
 	return nil
 }
 
@@ -327,7 +332,7 @@ func (m *Manager) UpdateCircuitBreakers(id string, breakers map[string]*musterv1
 			m.agg.breaker(name, b, 1)
 		}
 	}
-	m.changed(w.id)
+	m.changed(w)
 	return nil
 }
 
@@ -345,7 +350,7 @@ func (m *Manager) UpdatePerformance(id string, p *musterv1.PerformanceMetrics) e
 	m.agg.performance(w, -1)
 	w.perf = p
 	m.agg.performance(w, 1)
-	m.changed(w.id)
+	m.changed(w)
 	return nil
 }
 
@@ -361,7 +366,7 @@ func (m *Manager) Heartbeat(id, workerType string) error {
 	if workerType != "" {
 		w.workerType = workerType
 	}
-	m.changed(w.id)
+	m.changed(w)
 	return nil
 }
 
@@ -375,7 +380,7 @@ func (m *Manager) eventWorker(id string, now time.Time) (*worker, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.changed(id)
+	m.changed(w)
 	return w, nil
 }
 

@@ -15,15 +15,17 @@ import (
 func (m *Manager) TakeChanges() (puts []*musterv1.WorkerStatus, deletes []string) {
 	m.begin()
 	defer m.mu.Unlock()
-	for id := range m.dirty {
-		if w := m.workers[id]; w != nil {
+	for _, w := range m.dirty {
+		w.dirty = false
+		if !w.forgotten {
 			puts = append(puts, w.full(-1))
 		}
 	}
 	for id := range m.forgotten {
 		deletes = append(deletes, id)
 	}
-	clear(m.dirty)
+	clear(m.dirty) // drop the pointers, so forgotten workers can be collected
+	m.dirty = m.dirty[:0]
 	clear(m.forgotten)
 	slices.SortFunc(puts, func(a, b *musterv1.WorkerStatus) int {
 		return strings.Compare(a.GetWorkerId(), b.GetWorkerId())
