@@ -40,30 +40,43 @@ func Open(spec, dataDir string) (Store, error) {
 
 // Memory keeps saved workers in process memory: nothing survives a restart
 // of the process, but a manager rebuilt on the same Memory gets its workers
-// back, as it would from a durable store.
+// back, as it would from a durable store. It keeps them encoded, which is a
+// copy of its own and a fraction of the size of the live messages.
 type Memory struct {
 	mu      sync.Mutex
-	workers map[string]*musterv1.WorkerStatus
+	workers map[string][]byte
 }
 
 // NewMemory returns an empty Memory store.
-func NewMemory() *Memory { return &Memory{workers: map[string]*musterv1.WorkerStatus{}} }
+func NewMemory() *Memory { return &Memory{workers: map[string][]byte{}} }
 
 func (s *Memory) Load(context.Context) ([]*musterv1.WorkerStatus, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make([]*musterv1.WorkerStatus, 0, len(s.workers))
-	for _, w := range s.workers {
-		out = append(out, proto.Clone(w).(*musterv1.WorkerStatus))
+	for id, data := range s.workers {
+		w := &musterv1.WorkerStatus{}
+		if err := proto.Unmarshal(data, w); err != nil {
+			return nil, fmt.Errorf("worker %q: %w", id, err)
+		}
+		out = append(out, w)
 	}
 	return out, nil
 }
 
 func (s *Memory) Write(_ context.Context, puts []*musterv1.WorkerStatus, deletes []string) error {
+	encoded := make([][]byte, len(puts))
+	for i, w := range puts {
+		data, err := proto.Marshal(w)
+		if err != nil {
+			return fmt.Errorf("worker %q: %w", w.GetWorkerId(), err)
+		}
+		encoded[i] = data
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, w := range puts {
-		s.workers[w.GetWorkerId()] = proto.Clone(w).(*musterv1.WorkerStatus)
+	for i, w := range puts {
+		s.workers[w.GetWorkerId()] = encoded[i]
 	}
 	for _, id := range deletes {
 		delete(s.workers, id)
