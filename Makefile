@@ -30,9 +30,9 @@ chromium: ## Install Debian's Chromium for the browser tests, if missing (as roo
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 .PHONY: demo
-demo: dashboard build ## Run musterd (dashboard on :8000, gRPC on :9090) with a simulated fleet
+demo: dashboard build ## Run musterd (dashboard on :8000, gRPC on :9090, stale after 15s) with a simulated fleet
 	@# musterd in its own session: Ctrl-C stops the simulation first, then the trap stops musterd.
-	@setsid bin/musterd & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT; \
+	@setsid bin/musterd --stale-after=15s & pid=$$!; trap 'kill $$pid 2>/dev/null; wait $$pid' EXIT; \
 	echo "dashboard: http://localhost:8000  (Ctrl-C stops)"; \
 	bin/muster simulate --grpc-addr=localhost:9090 --http-url=http://localhost:8000 || true
 

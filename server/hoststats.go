@@ -12,7 +12,7 @@ import (
 // elsewhere it reports zeros. CPU use is measured between two calls.
 func procHostStats() hostStats {
 	var mu sync.Mutex
-	var lastBusy, lastTotal uint64
+	lastBusy, lastTotal, _ := readCPU() // a first sample, so the first answer is a real measure
 	return func() (cpu, memory float64) {
 		mu.Lock()
 		defer mu.Unlock()

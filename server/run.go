@@ -118,7 +118,11 @@ func Run(ctx context.Context, cfg Config) error {
 	errc := make(chan error, 2)
 	go func() { errc <- grpcSrv.Serve(grpcLis) }()
 	go func() { errc <- httpSrv.Serve(httpLis) }()
-	log.Info("musterd listening", "http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", redacted(cfg.Store), "data_dir", cfg.DataDir, "tls", cfg.TLSCert != "")
+	attrs := []any{"http", httpLis.Addr().String(), "grpc", grpcLis.Addr().String(), "store", redacted(cfg.Store), "tls", cfg.TLSCert != ""}
+	if cfg.Store == "file" {
+		attrs = append(attrs, "data_dir", cfg.DataDir)
+	}
+	log.Info("musterd listening", attrs...)
 	if cfg.OnListening != nil {
 		cfg.OnListening(httpLis.Addr(), grpcLis.Addr())
 	}

@@ -74,18 +74,27 @@ func (c *connFlags) dial(ctx context.Context) (musterv1.MonitoringServiceClient,
 	return musterv1.NewMonitoringServiceClient(conn), ctx, func() { conn.Close() }, nil
 }
 
-// parse parses a command's flags; it reports whether to go on, and the
-// exit code otherwise.
-func parse(fs *flag.FlagSet, args []string, wantArgs int) (bool, int) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return false, 0
+// parse parses a command's flags, before or after its arguments ("muster
+// forget w1 --token=t" as well as "muster forget --token=t w1"). It returns
+// the arguments, whether to go on, and the exit code otherwise.
+func parse(fs *flag.FlagSet, args []string, wantArgs int) ([]string, bool, int) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, false, 0
+			}
+			return nil, false, 2
 		}
-		return false, 2
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if fs.NArg() != wantArgs {
-		fmt.Fprintf(fs.Output(), "%s: want %d argument(s), got %d\n", fs.Name(), wantArgs, fs.NArg())
-		return false, 2
+	if len(positional) != wantArgs {
+		fmt.Fprintf(fs.Output(), "%s: want %d argument(s), got %d: %q\n", fs.Name(), wantArgs, len(positional), positional)
+		return nil, false, 2
 	}
-	return true, 0
+	return positional, true, 0
 }

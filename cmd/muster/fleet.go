@@ -24,7 +24,8 @@ func fleetCmd(ctx context.Context, name string, wantArgs int, cmd command, args 
 	fs.SetOutput(stderr)
 	var conn connFlags
 	conn.register(fs)
-	if ok, code := parse(fs, args, wantArgs); !ok {
+	positional, ok, code := parse(fs, args, wantArgs)
+	if !ok {
 		return code
 	}
 	api, ctx, closeConn, err := conn.dial(ctx)
@@ -33,7 +34,7 @@ func fleetCmd(ctx context.Context, name string, wantArgs int, cmd command, args 
 		return 1
 	}
 	defer closeConn()
-	if err := cmd(ctx, api, fs.Args(), stdout); err != nil {
+	if err := cmd(ctx, api, positional, stdout); err != nil {
 		fmt.Fprintf(stderr, "muster %s: %v\n", name, err)
 		return 1
 	}

@@ -74,6 +74,7 @@ func TestFleetCommands(t *testing.T) {
 		{"unknown worker", authed("worker", "ghost"), 1, []string{"not found"}},
 		{"without the token", []string{"workers", "--grpc-addr=" + s.GRPCAddr}, 1, []string{"Unauthenticated"}},
 		{"missing argument", authed("worker"), 2, []string{"want 1 argument"}},
+		{"flags after the argument", []string{"worker", "pod-1", "--grpc-addr=" + s.GRPCAddr, "--token=tok"}, 0, []string{"3/5 parishes"}},
 		{"forget", authed("forget", "pod-2"), 0, []string{"forgot pod-2"}},
 	}
 	for _, tt := range tests { // in order: forget comes last

@@ -47,7 +47,7 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	}
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("http-addr", ":8000"), "REST facade and dashboard address")
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", env("grpc-addr", ":9090"), "gRPC API address")
-	fs.StringVar(&cfg.Store, "store", env("store", "file"), `state store: "file" (durable, in --data-dir) or "memory"`)
+	fs.StringVar(&cfg.Store, "store", env("store", "file"), `state store: "file" (durable, in --data-dir), "memory", or "redis://host:port/db" (replicas sharing one fleet)`)
 	fs.StringVar(&cfg.DataDir, "data-dir", env("data-dir", "./muster-data"), "directory of the file store")
 	fs.DurationVar(&cfg.StaleAfter, "stale-after", staleDefault, "silence after which a worker is stale")
 	fs.DurationVar(&cfg.ForgetAfter, "forget-after", forgetDefault, "silence after which a worker is forgotten")
@@ -74,7 +74,8 @@ func parseConfig(args []string, getenv func(string) string) (server.Config, erro
 	logFormat := fs.String("log-format", env("log-format", "text"), `log format: "text" or "json"`)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(os.Stderr)
+			fs.SetOutput(os.Stdout)
+			fmt.Println("usage: musterd [flags]\n\nEach flag falls back to MUSTER_<NAME> (--http-addr: MUSTER_HTTP_ADDR).\n\nflags:")
 			fs.PrintDefaults()
 		}
 		return cfg, err

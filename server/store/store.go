@@ -34,7 +34,7 @@ func Open(spec, dataDir string) (Store, error) {
 	case "memory":
 		return NewMemory(), nil
 	default:
-		return nil, fmt.Errorf("unknown store %q (want \"file\" or \"memory\")", spec)
+		return nil, fmt.Errorf("unknown store %q (want \"file\", \"memory\" or \"redis://host:port/db\")", spec)
 	}
 }
 
