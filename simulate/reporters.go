@@ -57,12 +57,13 @@ func (r *grpcReporter) completion(e *musterv1.CompletedExtraction) {
 type restReporter struct {
 	base     string
 	workerID string
+	token    string
 	http     *http.Client
 	counters *counters
 }
 
-func newRESTReporter(base, workerID string, c *counters) *restReporter {
-	return &restReporter{base: base + "/api/monitoring", workerID: workerID, http: &http.Client{Timeout: 5 * time.Second}, counters: c}
+func newRESTReporter(base, workerID, token string, c *counters) *restReporter {
+	return &restReporter{base: base + "/api/monitoring", workerID: workerID, token: token, http: &http.Client{Timeout: 5 * time.Second}, counters: c}
 }
 
 func (r *restReporter) post(kind string, body any) {
@@ -74,7 +75,15 @@ func (r *restReporter) post(kind string, body any) {
 	if err != nil {
 		panic(err) // the bodies built here always marshal
 	}
-	resp, err := r.http.Post(path, "application/json", bytes.NewReader(data))
+	req, err := http.NewRequest(http.MethodPost, path, bytes.NewReader(data))
+	if err != nil {
+		panic(err) // the paths built here are always valid
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if r.token != "" {
+		req.Header.Set("Authorization", "Bearer "+r.token)
+	}
+	resp, err := r.http.Do(req)
 	if err != nil {
 		r.counters.failed.Add(1)
 		return
@@ -83,6 +92,9 @@ func (r *restReporter) post(kind string, body any) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		r.counters.failed.Add(1)
+		if resp.StatusCode == http.StatusUnauthorized {
+			r.counters.unauthorized.Add(1)
+		}
 		return
 	}
 	r.counters.updates.Add(1)

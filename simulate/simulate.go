@@ -20,6 +20,7 @@ import (
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 )
 
 // Config describes the fleet. Zero values take the documented defaults.
@@ -41,6 +42,8 @@ type Config struct {
 	Duration time.Duration
 	// ReportEvery is how often progress is printed. Default 5s.
 	ReportEvery time.Duration
+	// Token, when set, is sent as a bearer token on every request.
+	Token string
 	// Seed makes a run repeatable. Default 1.
 	Seed uint64
 	// Out receives progress lines. Default io.Discard.
@@ -94,7 +97,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
 		defer cancel()
 	}
-	if err := waitReady(ctx, cfg.HTTPURL); err != nil {
+	if err := waitReady(ctx, cfg.HTTPURL, cfg.Token); err != nil {
 		return Result{}, err
 	}
 	conn, err := grpc.NewClient(cfg.GRPCAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -103,6 +106,9 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	defer conn.Close()
 	api := musterv1.NewMonitoringServiceClient(conn)
+	if cfg.Token != "" {
+		ctx = metadata.AppendToOutgoingContext(ctx, "authorization", "Bearer "+cfg.Token)
+	}
 
 	var counters counters
 	var clients []*client.Client
@@ -112,7 +118,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	for i := range cfg.GRPCWorkers {
 		id := fmt.Sprintf("sim-grpc-%02d", i+1)
 		c, err := client.New(cfg.GRPCAddr, client.WithWorkerID(id), client.WithWorkerType(types[i%len(types)]),
-			client.WithHeartbeatInterval(5*time.Second))
+			client.WithHeartbeatInterval(5*time.Second), client.WithToken(cfg.Token))
 		if err != nil {
 			return Result{}, err
 		}
@@ -137,7 +143,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		if i == 0 {
 			id = "" // the legacy paths: the server's pseudo-worker
 		}
-		w := newWorker(cfg, rand.New(rand.NewPCG(cfg.Seed, uint64(1000+i))), newRESTReporter(cfg.HTTPURL, id, &counters))
+		w := newWorker(cfg, rand.New(rand.NewPCG(cfg.Seed, uint64(1000+i))), newRESTReporter(cfg.HTTPURL, id, cfg.Token, &counters))
 		wg.Go(func() { w.run(ctx) })
 	}
 
@@ -159,9 +165,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 
 	res := Result{Elapsed: time.Since(start)}
+	var errs []error
+	if n := counters.unauthorized.Load(); n > 0 {
+		errs = append(errs, fmt.Errorf("the server refused %d updates for want of a valid token (--token)", n))
+	}
 	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	var errs []error
 	for _, c := range clients {
 		if err := c.Shutdown(flushCtx); err != nil && !errors.Is(err, client.ErrClosed) {
 			errs = append(errs, err)
@@ -179,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 
 // waitReady waits up to 30 s for the server to answer, so that a fleet
 // started together with its server does not lose its first updates.
-func waitReady(ctx context.Context, base string) error {
+func waitReady(ctx context.Context, base, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	for {
@@ -187,10 +196,16 @@ func waitReady(ctx context.Context, base string) error {
 		if err != nil {
 			return err
 		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
 		if resp, err := http.DefaultClient.Do(req); err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+			switch resp.StatusCode {
+			case http.StatusOK:
 				return nil
+			case http.StatusUnauthorized:
+				return fmt.Errorf("server at %s refused the token (see --token)", base)
 			}
 		}
 		select {
@@ -202,7 +217,7 @@ func waitReady(ctx context.Context, base string) error {
 }
 
 type counters struct {
-	updates, failed atomic.Int64
+	updates, failed, unauthorized atomic.Int64
 }
 
 // describe is a one-line view of the server's aggregate.

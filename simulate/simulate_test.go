@@ -2,6 +2,7 @@ package simulate_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,5 +68,27 @@ func TestFleetAddsUp(t *testing.T) {
 	}
 	if health["sim-grpc-01"] != musterv1.Health_HEALTH_STALE || health["sim-grpc-02"] != musterv1.Health_HEALTH_FRESH || health["legacy"] != musterv1.Health_HEALTH_FRESH {
 		t.Errorf("health = %v, want sim-grpc-01 stale (silent), the rest fresh", health)
+	}
+}
+
+func TestFleetWithAToken(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end simulation; skipped under -short")
+	}
+	srv := testserver.Start(t, server.Config{AuthToken: "s3cret"})
+	cfg := simulate.Config{
+		GRPCAddr: srv.GRPCAddr, HTTPURL: srv.HTTPURL, GRPCWorkers: 2, RESTWorkers: 2,
+		Step: 20 * time.Millisecond, Duration: time.Second,
+	}
+	if _, err := simulate.Run(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "token") {
+		t.Errorf("without the token: %v, want an error about the token", err)
+	}
+	cfg.Token = "s3cret"
+	res, err := simulate.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 || res.Aggregate.GetExtractionStatus().GetTotalWorkers() != 4 {
+		t.Errorf("with the token: %d failed, aggregate %v; want none failed and 4 workers", res.Failed, res.Aggregate.GetExtractionStatus())
 	}
 }

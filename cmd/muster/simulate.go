@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/musterhq/muster/simulate"
@@ -24,6 +25,7 @@ func simulateCmd(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	fs.DurationVar(&cfg.Duration, "duration", 0, "how long to run (0: until interrupted)")
 	fs.DurationVar(&cfg.ReportEvery, "report-every", 5*time.Second, "how often to print progress")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "random seed")
+	fs.StringVar(&cfg.Token, "token", os.Getenv("MUSTER_TOKEN"), "bearer token for a server started with --auth-token (env MUSTER_TOKEN)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
