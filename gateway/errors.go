@@ -45,12 +45,42 @@ func newErrorBody(err error) (int, errorBody) {
 }
 
 // writeError is the gateway's runtime.ErrorHandlerFunc.
-func writeError(_ context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
+func writeError(ctx context.Context, _ *runtime.ServeMux, _ runtime.Marshaler, w http.ResponseWriter, _ *http.Request, err error) {
 	httpCode, body := newErrorBody(err)
+	if field := bodyRelative(ctx, body.Field); field != body.Field {
+		body.Field, body.Message = field, field+": "+body.Reason
+	}
 	if httpCode == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="muster"`)
 	}
 	writeJSON(w, httpCode, body)
+}
+
+// bodyFields are the request fields the HTTP rules bind the body to
+// (monitoring_http.yaml): REST clients send that field's content as the
+// whole body.
+var bodyFields = map[string]string{
+	"UpdateExtractionStatus": "status.",
+	"UpdateCircuitBreakers":  "circuit_breakers.",
+	"UpdatePerformance":      "metrics.",
+	"ReportError":            "error.",
+	"ReportLog":              "entry.",
+	"ReportCompletion":       "completion.",
+}
+
+// bodyRelative names a field as a REST client sees it: the service names
+// fields from its request ("status.success_rate"), the client sent the
+// body ("success_rate").
+func bodyRelative(ctx context.Context, field string) string {
+	method, ok := runtime.RPCMethod(ctx)
+	if !ok {
+		return field
+	}
+	prefix := bodyFields[method[strings.LastIndex(method, "/")+1:]]
+	if prefix == "" {
+		return field
+	}
+	return strings.TrimPrefix(field, prefix)
 }
 
 func writeJSON(w http.ResponseWriter, httpCode int, body errorBody) {

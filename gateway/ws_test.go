@@ -180,3 +180,28 @@ func mustStatus(ctx context.Context, t *testing.T, s *testserver.Server) *muster
 	}
 	return st
 }
+
+// TestErrorsNameFieldsOfTheBody: REST clients send the bound field's content
+// as the whole body, so errors name fields within it.
+func TestErrorsNameFieldsOfTheBody(t *testing.T) {
+	t.Parallel()
+	s := testserver.Start(t, server.Config{})
+	tests := []struct{ path, body, field string }{
+		{"/api/monitoring/worker/w1/extraction_status", `{"status":"running","success_rate":150}`, "success_rate"},
+		{"/api/monitoring/circuit_breakers", `{"b":{"total_requests":-1}}`, "b.total_requests"},
+		{"/api/monitoring/log", `{"message":"m","worker_id":"no spaces"}`, "worker_id"},
+		{"/api/monitoring/performance", `{"pool_utilization":101}`, "pool_utilization"},
+	}
+	for _, tt := range tests {
+		resp, err := http.Post(s.HTTPURL+tt.path, "application/json", strings.NewReader(tt.body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 || body["field"] != tt.field || !strings.HasPrefix(body["message"].(string), tt.field+": ") {
+			t.Errorf("POST %s %s: HTTP %d %v, want 400 naming %s", tt.path, tt.body, resp.StatusCode, body, tt.field)
+		}
+	}
+}
