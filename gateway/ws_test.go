@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	musterv1 "github.com/musterhq/muster/gen/muster/v1"
 	"github.com/musterhq/muster/internal/testserver"
 	"github.com/musterhq/muster/server"
 )
@@ -67,14 +66,14 @@ func TestWebSocketFeed(t *testing.T) {
 	if m := readUntil(ctx, t, conn, "pong"); m.Payload != nil {
 		t.Errorf("pong carries a payload: %s", m.Payload)
 	}
-	if got := mustStatus(ctx, t, s).GetWebsocketConnections(); got != 1 {
+	if got := s.Status(t).GetWebsocketConnections(); got != 1 {
 		t.Errorf("websocket_connections = %d, want 1", got)
 	}
 
-	post(t, s, "/api/monitoring/worker/w1/extraction_status", `{"status":"running","parishes_processed":4,"total_parishes":8,"success_rate":75}`)
-	post(t, s, "/api/monitoring/log", `{"message":"hello","level":"INFO","module":"extraction","worker_id":"w1"}`)
-	post(t, s, "/api/monitoring/error", `{"type":"X","message":"boom","diocese":null,"severity":"error"}`)
-	post(t, s, "/api/monitoring/extraction_complete", `{"diocese_name":"D","parishes_extracted":8,"success_rate":75,"duration":1.5,"status":"completed"}`)
+	s.PostOK(t, "/api/monitoring/worker/w1/extraction_status", `{"status":"running","parishes_processed":4,"total_parishes":8,"success_rate":75}`)
+	s.PostOK(t, "/api/monitoring/log", `{"message":"hello","level":"INFO","module":"extraction","worker_id":"w1"}`)
+	s.PostOK(t, "/api/monitoring/error", `{"type":"X","message":"boom","diocese":null,"severity":"error"}`)
+	s.PostOK(t, "/api/monitoring/extraction_complete", `{"diocese_name":"D","parishes_extracted":8,"success_rate":75,"duration":1.5,"status":"completed"}`)
 
 	// Each expected message, by type, with what its payload must hold.
 	want := map[string]map[string]any{
@@ -160,27 +159,6 @@ func TestCORS(t *testing.T) {
 	}
 }
 
-func post(t *testing.T, s *testserver.Server, path, body string) {
-	t.Helper()
-	resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("POST %s: HTTP %d", path, resp.StatusCode)
-	}
-}
-
-func mustStatus(ctx context.Context, t *testing.T, s *testserver.Server) *musterv1.GetStatusResponse {
-	t.Helper()
-	st, err := s.Client.GetStatus(ctx, &musterv1.GetStatusRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
 // TestErrorsNameFieldsOfTheBody: REST clients send the bound field's content
 // as the whole body, so errors name fields within it.
 func TestErrorsNameFieldsOfTheBody(t *testing.T) {
@@ -193,15 +171,10 @@ func TestErrorsNameFieldsOfTheBody(t *testing.T) {
 		{"/api/monitoring/performance", `{"pool_utilization":101}`, "pool_utilization"},
 	}
 	for _, tt := range tests {
-		resp, err := http.Post(s.HTTPURL+tt.path, "application/json", strings.NewReader(tt.body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		resp.Body.Close()
-		if resp.StatusCode != 400 || body["field"] != tt.field || !strings.HasPrefix(body["message"].(string), tt.field+": ") {
-			t.Errorf("POST %s %s: HTTP %d %v, want 400 naming %s", tt.path, tt.body, resp.StatusCode, body, tt.field)
+		code, body := s.Post(t, tt.path, tt.body)
+		message, _ := body["message"].(string)
+		if code != 400 || body["field"] != tt.field || !strings.HasPrefix(message, tt.field+": ") {
+			t.Errorf("POST %s %s: HTTP %d %v, want 400 naming %s", tt.path, tt.body, code, body, tt.field)
 		}
 	}
 }

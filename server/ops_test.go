@@ -2,8 +2,6 @@ package server_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -16,30 +14,12 @@ import (
 	reflectionpb "google.golang.org/grpc/reflection/grpc_reflection_v1"
 )
 
-func get(t *testing.T, url string) (int, string) {
-	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
-}
-
 func TestMetricsCountByTransportAndDescribeTheFleet(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, server.Config{MetricsPerWorker: 1})
 	ctx := context.Background()
-	post := func(path, body string) {
-		resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-	}
-	post("/api/monitoring/worker/a/extraction_status", `{"status":"running","parishes_processed":3,"total_parishes":10,"success_rate":50}`)
-	post("/api/monitoring/worker/a/circuit_breakers", `{"webdriver":{"state":"OPEN","total_requests":4,"total_successes":1}}`)
+	s.PostOK(t, "/api/monitoring/worker/a/extraction_status", `{"status":"running","parishes_processed":3,"total_parishes":10,"success_rate":50}`)
+	s.PostOK(t, "/api/monitoring/worker/a/circuit_breakers", `{"webdriver":{"state":"OPEN","total_requests":4,"total_successes":1}}`)
 	if _, err := s.Client.Heartbeat(ctx, &musterv1.HeartbeatRequest{WorkerId: "b"}); err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +29,7 @@ func TestMetricsCountByTransportAndDescribeTheFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	code, body := get(t, s.HTTPURL+"/metrics")
+	code, body := s.Get(t, "/metrics")
 	if code != 200 {
 		t.Fatalf("/metrics: HTTP %d", code)
 	}
@@ -83,7 +63,7 @@ func TestHealthAndReflection(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, server.Config{})
 	for _, path := range []string{"/healthz", "/readyz"} {
-		if code, body := get(t, s.HTTPURL+path); code != 200 || !strings.Contains(body, `"ok"`) {
+		if code, body := s.Get(t, path); code != 200 || !strings.Contains(body, `"ok"`) {
 			t.Errorf("%s: HTTP %d %s", path, code, body)
 		}
 	}

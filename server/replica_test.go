@@ -39,16 +39,6 @@ func aggregateOf(t *testing.T, s *testserver.Server) *musterv1.ExtractionAggrega
 	return resp.GetAggregate().GetExtractionStatus()
 }
 
-func postTo(t *testing.T, s *testserver.Server, path, body string) int {
-	t.Helper()
-	resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 func TestReplicasShareTheFleet(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs redis-server and three replicas; skipped under -short")
@@ -74,12 +64,12 @@ func TestReplicasShareTheFleet(t *testing.T) {
 	defer ws.CloseNow()
 
 	for i := range 10 {
-		if code := postTo(t, a, fmt.Sprintf("/api/monitoring/worker/w%d/extraction_status", i),
+		if code, _ := a.Post(t, fmt.Sprintf("/api/monitoring/worker/w%d/extraction_status", i),
 			fmt.Sprintf(`{"status":"running","parishes_processed":%d,"total_parishes":100,"success_rate":90}`, i+1)); code != 200 {
 			t.Fatalf("write to A: HTTP %d", code)
 		}
 	}
-	postTo(t, a, "/api/monitoring/worker/w0/log", `{"message":"from A","level":"INFO"}`)
+	a.PostOK(t, "/api/monitoring/worker/w0/log", `{"message":"from A","level":"INFO"}`)
 	// Read-your-writes on the replica written to, at once.
 	if got := aggregateOf(t, a); got.GetTotalWorkers() != 10 || got.GetParishesProcessed() != 55 {
 		t.Fatalf("A right after its writes: %v", got)
@@ -128,14 +118,15 @@ func TestReplicasShareTheFleet(t *testing.T) {
 	if err := a.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	postTo(t, b, "/api/monitoring/worker/w10/heartbeat", `{}`)
+	b.PostOK(t, "/api/monitoring/worker/w10/heartbeat", `{}`)
 	eventually(t, "C sees the write to B after A died", func() bool { return aggregateOf(t, c).GetTotalWorkers() == 10 })
 
 	// Redis restarts empty: the replicas reconnect, keep their state, and
 	// the snapshot is written again in full, so a newcomer still sees all.
 	redis.Restart()
 	eventually(t, "writes through B work again after Redis restarted", func() bool {
-		return postTo(t, b, "/api/monitoring/worker/w11/heartbeat", `{}`) == 200
+		code, _ := b.Post(t, "/api/monitoring/worker/w11/heartbeat", `{}`)
+		return code == http.StatusOK
 	})
 	eventually(t, "C sees it", func() bool { return aggregateOf(t, c).GetTotalWorkers() == 11 })
 	time.Sleep(2 * time.Second) // a snapshot period or two
@@ -151,17 +142,15 @@ func TestWritesFailCleanlyWhileRedisIsDown(t *testing.T) {
 	}
 	redis := testredis.Start(t)
 	s := testserver.Start(t, server.Config{Store: redis.URL()})
-	if code := postTo(t, s, "/api/monitoring/worker/w1/heartbeat", `{}`); code != 200 {
-		t.Fatalf("HTTP %d", code)
-	}
+	s.PostOK(t, "/api/monitoring/worker/w1/heartbeat", `{}`)
 	redis.Stop()
-	if code := postTo(t, s, "/api/monitoring/worker/w2/heartbeat", `{}`); code != http.StatusServiceUnavailable {
+	if code, _ := s.Post(t, "/api/monitoring/worker/w2/heartbeat", `{}`); code != http.StatusServiceUnavailable {
 		t.Errorf("write with Redis down: HTTP %d, want 503", code)
 	}
 	if got := aggregateOf(t, s); got.GetTotalWorkers() != 1 {
 		t.Errorf("reads with Redis down: %v, want the one worker", got)
 	}
-	if code, _ := get(t, s.HTTPURL+"/readyz"); code != http.StatusServiceUnavailable {
+	if code, _ := s.Get(t, "/readyz"); code != http.StatusServiceUnavailable {
 		t.Errorf("/readyz with Redis down: HTTP %d, want 503", code)
 	}
 }

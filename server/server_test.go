@@ -131,21 +131,12 @@ func TestInvalidUpdatesNameTheFieldAndChangeNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.GetWorkers()) != 0 || len(mustStatus(t, s).GetRecentErrors()) != 0 {
+	if len(list.GetWorkers()) != 0 || len(s.Status(t).GetRecentErrors()) != 0 {
 		t.Errorf("rejected requests changed state: %v", list.GetWorkers())
 	}
 	if _, err := s.Client.GetWorker(ctx, &musterv1.GetWorkerRequest{WorkerId: "w"}); status.Code(err) != codes.NotFound {
 		t.Errorf("GetWorker of unknown = %v, want NotFound", err)
 	}
-}
-
-func mustStatus(t *testing.T, s *testserver.Server) *musterv1.GetStatusResponse {
-	t.Helper()
-	resp, err := s.Client.GetStatus(context.Background(), &musterv1.GetStatusRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp
 }
 
 func TestWatchSendsSnapshotThenChanges(t *testing.T) {
@@ -168,7 +159,7 @@ func TestWatchSendsSnapshotThenChanges(t *testing.T) {
 	if len(snap.GetWorkers()) != 1 || snap.GetWorker().GetWorkerId() != "w1" || snap.GetAggregate().GetExtractionStatus().GetParishesProcessed() != 1 {
 		t.Fatalf("first message = %v, want a snapshot with w1", first)
 	}
-	if got := mustStatus(t, s).GetWebsocketConnections(); got != 1 {
+	if got := s.Status(t).GetWebsocketConnections(); got != 1 {
 		t.Errorf("websocket_connections = %d, want 1 open watch", got)
 	}
 	if _, err := s.Client.UpdateExtractionStatus(ctx, &musterv1.UpdateExtractionStatusRequest{WorkerId: "w1", Status: running(7, 10, 100)}); err != nil {
@@ -274,24 +265,14 @@ func TestShutdownEndsOpenWatches(t *testing.T) {
 func TestFullServerRefusesNewWorkersWith429(t *testing.T) {
 	t.Parallel()
 	s := testserver.Start(t, server.Config{MaxWorkers: 1})
-	post := func(path string) (int, map[string]any) {
-		resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(`{"status":"running"}`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var body map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&body)
-		return resp.StatusCode, body
-	}
-	if code, _ := post("/api/monitoring/worker/w1/extraction_status"); code != 200 {
+	if code, _ := s.Post(t, "/api/monitoring/worker/w1/extraction_status", `{"status":"running"}`); code != 200 {
 		t.Fatalf("first worker: HTTP %d", code)
 	}
-	code, body := post("/api/monitoring/worker/w2/extraction_status")
+	code, body := s.Post(t, "/api/monitoring/worker/w2/extraction_status", `{"status":"running"}`)
 	if code != http.StatusTooManyRequests || body["status"] != "RESOURCE_EXHAUSTED" {
 		t.Errorf("second worker: HTTP %d %v, want 429 RESOURCE_EXHAUSTED", code, body)
 	}
-	if code, _ := post("/api/monitoring/worker/w1/extraction_status"); code != 200 {
+	if code, _ := s.Post(t, "/api/monitoring/worker/w1/extraction_status", `{"status":"running"}`); code != 200 {
 		t.Errorf("known worker while full: HTTP %d", code)
 	}
 }

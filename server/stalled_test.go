@@ -107,7 +107,7 @@ func TestStalledReadersDoNotHoldUpIngest(t *testing.T) {
 			break
 		}
 	}
-	if _, body := get(t, s.HTTPURL+"/metrics"); !strings.Contains(body, "muster_websocket_dropped_total 1") {
+	if _, body := s.Get(t, "/metrics"); !strings.Contains(body, "muster_websocket_dropped_total 1") {
 		t.Error("muster_websocket_dropped_total is not 1")
 	}
 }

@@ -237,11 +237,7 @@ func TestAlertsAndDashboardUseRealMetrics(t *testing.T) {
 		"/api/monitoring/worker/w1/extraction_status": `{"status":"running","parishes_processed":1,"total_parishes":2}`,
 		"/api/monitoring/worker/w1/circuit_breakers":  `{"b":{"state":"OPEN","total_requests":1}}`,
 	} {
-		resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
+		s.PostOK(t, path, body)
 	}
 	resp, err := http.Get(s.HTTPURL + "/metrics")
 	if err != nil {

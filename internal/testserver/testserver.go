@@ -4,9 +4,12 @@ package testserver
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +88,50 @@ func Start(t testing.TB, cfg server.Config) *Server {
 		}
 	})
 	return s
+}
+
+// Post sends body as JSON to path on the REST facade and returns the HTTP
+// status and the decoded answer (nil when it is not a JSON object).
+func (s *Server) Post(t testing.TB, path, body string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(s.HTTPURL+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&doc)
+	return resp.StatusCode, doc
+}
+
+// PostOK is Post for requests that must succeed.
+func (s *Server) PostOK(t testing.TB, path, body string) {
+	t.Helper()
+	if code, doc := s.Post(t, path, body); code != http.StatusOK {
+		t.Fatalf("POST %s: HTTP %d %v", path, code, doc)
+	}
+}
+
+// Get fetches path (on the HTTP listener) and returns the status and body.
+func (s *Server) Get(t testing.TB, path string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(s.HTTPURL + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// Status returns the legacy status document, read over gRPC.
+func (s *Server) Status(t testing.TB) *musterv1.GetStatusResponse {
+	t.Helper()
+	st, err := s.Client.GetStatus(context.Background(), &musterv1.GetStatusRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // Stop shuts the server down gracefully and returns Run's error. It is safe
