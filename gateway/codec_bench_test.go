@@ -7,6 +7,7 @@ import (
 	"time"
 
 	musterv1 "github.com/musterhq/muster/gen/muster/v1"
+	"github.com/musterhq/muster/loadtest"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -96,16 +97,7 @@ func BenchmarkEncode(b *testing.B) {
 // BenchmarkDecodeBaseline is the floor BenchmarkDecode/extraction_status is
 // compared with: encoding/json into a plain struct of the same shape.
 func BenchmarkDecodeBaseline(b *testing.B) {
-	var st struct {
-		Status              string  `json:"status"`
-		CurrentDiocese      *string `json:"current_diocese"`
-		ParishesProcessed   int64   `json:"parishes_processed"`
-		TotalParishes       int64   `json:"total_parishes"`
-		SuccessRate         float64 `json:"success_rate"`
-		ProgressPercentage  float64 `json:"progress_percentage"`
-		StartedAt           *string `json:"started_at"`
-		EstimatedCompletion *string `json:"estimated_completion"`
-	}
+	var st loadtest.LegacyStatus
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchStatusBody)))
 	for b.Loop() {

@@ -12,8 +12,9 @@ import (
 	"google.golang.org/grpc"
 )
 
-// legacyStatus is the legacy extraction status object as a plain struct.
-type legacyStatus struct {
+// LegacyStatus is the legacy extraction status object as a plain struct:
+// what the net/http baseline decodes into (and the codec benchmark too).
+type LegacyStatus struct {
 	Status              string  `json:"status"`
 	CurrentDiocese      *string `json:"current_diocese"`
 	ParishesProcessed   int64   `json:"parishes_processed"`
@@ -40,7 +41,7 @@ type legacyHeartbeat struct {
 
 type restBaseline struct {
 	mu       sync.Mutex
-	status   map[string]*legacyStatus
+	status   map[string]*LegacyStatus
 	breakers map[string]map[string]legacyBreaker
 	seen     map[string]string
 }
@@ -50,13 +51,13 @@ type restBaseline struct {
 // with encoding/json and stores it under a mutex.
 func RESTBaseline() http.Handler {
 	b := &restBaseline{
-		status:   map[string]*legacyStatus{},
+		status:   map[string]*LegacyStatus{},
 		breakers: map[string]map[string]legacyBreaker{},
 		seen:     map[string]string{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/monitoring/worker/{id}/extraction_status", func(w http.ResponseWriter, r *http.Request) {
-		var st legacyStatus
+		var st LegacyStatus
 		if !decode(w, r, &st) {
 			return
 		}
